@@ -1,5 +1,27 @@
-"""lrpref: reference implementation of Layer-wise Relevance Propagation in NumPy."""
+"""lrpref: reference implementation of Layer-wise Relevance Propagation in NumPy.
 
+Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets``;
+``explain``; ``fold_batchnorm``; the ``Ledger``; ``config``.
+"""
+
+from . import config, presets
+from .composites import Composite
+from .explain import explain
+from .explanation import Explanation, LayerRelevance
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dense, Dropout, Flatten, Identity,
+                     LeakyReLU, MaxPool2d, ReLU, ShapeError, Sigmoid, Tanh)
 from .ledger import Ledger, LedgerRow
+from .network import Sequential
+from .propagate import Absorbed, MatrixTooLarge
+from .rules import (LRP0, AlphaBeta, Epsilon, Flat, Gamma, Pass, Proportional, Stabiliser, WinnerTakesAll,
+                    WSquare, ZBox, ZPlus)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Sequential", "Dense", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU",
+    "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "BatchNorm", "ShapeError",
+    "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass", "WinnerTakesAll",
+    "Proportional", "Stabiliser", "Composite", "presets", "explain", "Explanation", "LayerRelevance",
+    "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config",
+]

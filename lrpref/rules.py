@@ -1,0 +1,458 @@
+"""LRP rules as small values (spec ``neural.md`` §3).
+
+A rule for an affine layer (``y = W a + b``) is written once, in the generic form of
+spec §3.0, as one or more **groups**. Each group ``g`` has a coefficient ``c_g``, a list
+of **terms** ``t`` = (input part ``x_t = in_t(a)``, weight modifier ``rho_t``), a bias
+modifier ``beta_g`` (or none) and optionally a selector on the sign of the unmodified
+output ``z``. The four steps (spec §3.0, seed 004) are, per group,
+
+1. ``D_g = sum_t rho_t(W) x_t + beta_g(b)``  and  ``S_g = stabilise(D_g)``
+2. ``s_g = c_g * R / S_g``  (0 where ``S_g = 0`` or the selector excludes the neuron)
+3. ``c_t = rho_t(W)^T s_g``
+4. ``R_in = sum_g sum_t x_t * c_t``
+
+and the message matrix is ``M = sum_g sum_t diag(s_g) rho_t(W) diag(x_t)``. The engine
+(:mod:`lrpref.propagate`) runs this definition on the fast path (layer operators) and on
+the explicit path (the layer as a matrix). Rules for other layers: :class:`Pass`
+(element-wise layers, Flatten), :class:`WinnerTakesAll` and :class:`Proportional`
+(max-pooling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Rule", "LinearRule", "Stabiliser", "Modifier", "InputPart", "Term", "Group",
+    "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat",
+    "Pass", "WinnerTakesAll", "Proportional",
+]
+
+
+# --------------------------------------------------------------------------- modifiers
+
+
+_MODIFIERS = {
+    "identity": ("w", lambda w, g: w),
+    "positive": ("w⁺", lambda w, g: np.maximum(w, 0)),
+    "negative": ("w⁻", lambda w, g: np.minimum(w, 0)),
+    "gamma_up": ("w + {g:g}·w⁺", lambda w, g: w + g * np.maximum(w, 0)),
+    "gamma_down": ("w + {g:g}·w⁻", lambda w, g: w + g * np.minimum(w, 0)),
+    "square": ("w²", lambda w, g: w * w),
+    "ones": ("1", lambda w, g: np.ones_like(w)),
+}
+
+
+@dataclass(frozen=True)
+class Modifier:
+    """An element-wise parameter modifier ``rho`` (applied to weights and biases alike)."""
+
+    kind: str
+    gamma: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in _MODIFIERS:
+            raise ValueError(f"unknown modifier {self.kind!r}; one of {sorted(_MODIFIERS)}")
+
+    @property
+    def is_identity(self) -> bool:
+        return self.kind == "identity"
+
+    def __call__(self, w):
+        return _MODIFIERS[self.kind][1](w, w.dtype.type(self.gamma))
+
+    def __str__(self):
+        return _MODIFIERS[self.kind][0].format(g=self.gamma)
+
+
+IDENTITY, POSITIVE, NEGATIVE = Modifier("identity"), Modifier("positive"), Modifier("negative")
+SQUARE, ONES = Modifier("square"), Modifier("ones")
+
+
+@dataclass(frozen=True, eq=False)
+class InputPart:
+    """Which part of the layer input ``a`` a term multiplies: ``a``, ``a⁺``, ``a⁻``, ones, or ``-bound``."""
+
+    kind: str  # "identity", "positive", "negative", "ones", "bound"
+    bound: object = None  # for "bound": the array or scalar whose negative is used (zB's -l and -h)
+    label: str = ""
+
+    def __call__(self, a):
+        """The part for a batch ``a``; None when it is identically zero (the term is skipped)."""
+        if self.kind == "identity":
+            return a
+        if self.kind == "positive":
+            return a if a.min() >= 0 else np.maximum(a, 0)
+        if self.kind == "negative":
+            return None if a.min() >= 0 else np.minimum(a, 0)
+        if self.kind == "ones":
+            return np.ones_like(a)
+        return np.broadcast_to(-np.asarray(self.bound, dtype=a.dtype), a.shape[1:])[None].repeat(a.shape[0], 0)
+
+    def __str__(self):
+        return {"identity": "a", "positive": "a⁺", "negative": "a⁻", "ones": "1"}.get(self.kind, self.label)
+
+
+A, A_POS, A_NEG, A_ONES = InputPart("identity"), InputPart("positive"), InputPart("negative"), InputPart("ones")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One product ``rho(W) x`` inside a group."""
+
+    input: InputPart
+    weight: Modifier
+
+    def __str__(self):
+        return f"({self.weight})·{self.input}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Terms sharing one denominator ``D = sum_t rho_t(W) x_t + beta(b)``, scaled by ``coefficient``.
+
+    ``where`` selects the neurons the group applies to by the sign of the unmodified output
+    ``z`` (``"positive"``: z > 0, ``"negative"``: z < 0, None: all).
+    """
+
+    coefficient: float
+    terms: tuple
+    bias: Modifier | None
+    where: str | None = None
+
+    @property
+    def is_plain(self) -> bool:
+        """The group is the layer's own forward map (``D = W a + b``)."""
+        return (len(self.terms) == 1 and self.terms[0].input.kind == "identity"
+                and self.terms[0].weight.is_identity and self.bias is not None
+                and self.bias.is_identity and self.where is None)
+
+    def __str__(self):
+        bias = "" if self.bias is None else f" + {str(self.bias).replace('w', 'b')}"
+        where = "" if self.where is None else f" where z {'>' if self.where == 'positive' else '<'} 0"
+        return f"{self.coefficient:g} × [{' + '.join(map(str, self.terms))}{bias}]{where}"
+
+
+# --------------------------------------------------------------------------- stabiliser
+
+
+@dataclass(frozen=True)
+class Stabiliser:
+    """``S = D + eps * sgn0(D)`` (signed, sgn0(0) = +1) or ``S = D + eps`` (unsigned), spec §3.2, §10.
+
+    ``scale="rms"`` multiplies eps by ``sqrt(mean(D**2))`` over each sample's outputs (the
+    tutorial's "0.1 std", spec §15.3). ``eps = 0`` is safe division: a zero denominator drops
+    its relevance, which the ledger reports as ``dropped``. The unsigned form falls back to the
+    signed one where ``D = -eps`` exactly (spec §3.2 (d)).
+    """
+
+    epsilon: float = 0.0
+    sign: str = "signed"
+    scale: str = "fixed"
+
+    def __post_init__(self):
+        if not np.isfinite(self.epsilon) or self.epsilon < 0:
+            raise ValueError(f"the stabiliser epsilon must be a finite number >= 0, got {self.epsilon}")
+        if self.sign not in ("signed", "unsigned"):
+            raise ValueError(f"sign must be 'signed' or 'unsigned', got {self.sign!r}")
+        if self.scale not in ("fixed", "rms"):
+            raise ValueError(f"scale must be 'fixed' or 'rms', got {self.scale!r}")
+
+    def __call__(self, D: np.ndarray) -> np.ndarray:
+        """Stabilise a batch of denominators ``D`` (batch axis first)."""
+        if self.epsilon == 0:
+            return D
+        eps = D.dtype.type(self.epsilon)
+        if self.scale == "rms":
+            axes = tuple(range(1, D.ndim))
+            eps = eps * np.sqrt(np.mean(D * D, axis=axes, keepdims=True))
+        signed = np.where(D >= 0, D + eps, D - eps)
+        if self.sign == "signed":
+            return signed
+        unsigned = D + eps
+        return np.where(unsigned == 0, signed, unsigned)
+
+    def __str__(self):
+        if self.epsilon == 0:
+            return "none (safe division)"
+        eps = f"{self.epsilon:g}" + ("·RMS(z)" if self.scale == "rms" else "")
+        return f"z + {eps}·sgn0(z)" if self.sign == "signed" else f"z + {eps}"
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class Rule:
+    """Base class of all rules."""
+
+    def __repr__(self):
+        return self.describe()
+
+    def describe(self) -> str:
+        return type(self).__name__ + "()"
+
+
+class LinearRule(Rule):
+    """A rule for affine layers: ``groups`` (spec §3.0) and a :class:`Stabiliser`."""
+
+    groups: tuple = ()
+    stabiliser: Stabiliser = Stabiliser()
+
+    def check_input(self, a: np.ndarray, where: str) -> None:
+        """Raise when the rule is undefined for the layer input ``a`` (overridden by γ, z⁺, zᴮ)."""
+
+    def formula(self) -> str:
+        """The rule as text: its groups and its stabiliser."""
+        return " + ".join(map(str, self.groups)) + f"; stabiliser {self.stabiliser}"
+
+
+def _require_non_negative(a, rule_text, where, alternatives):
+    low = a.min()
+    if low < 0:
+        raise ValueError(f"{rule_text} is defined for non-negative inputs, but the input of {where} has "
+                         f"{int(np.count_nonzero(a < 0))} negative values (min {low:.6g}). {alternatives}")
+
+
+class LRP0(LinearRule):
+    """LRP-0 (Bach 2015 eq. 56; spec §3.1): ``R_i = sum_j a_i w_ji / z_j * R_j``, ``z_j = sum_i a_i w_ji + b_j``.
+
+    The bias enters the denominator only (it absorbs ``R_j b_j / z_j``); a zero denominator
+    drops ``R_j`` (safe division, reported). ``M = diag(R/z) W diag(a)``.
+    """
+
+    def __init__(self):
+        self.groups = (Group(1.0, (Term(A, IDENTITY),), IDENTITY),)
+        self.stabiliser = Stabiliser(0.0)
+
+
+class Epsilon(LinearRule):
+    """LRP-ε (Bach 2015 eq. 58; spec §3.2): ``R_i = sum_j a_i w_ji / (z_j + eps sgn0(z_j)) * R_j``.
+
+    ``sign="unsigned"`` uses ``z_j + eps`` (Montavon 2019); ``scale="rms"`` uses
+    ``eps * sqrt(mean_j z_j²)`` (the tutorial's "0.1 std"). Absorbed per neuron:
+    ``R_j (b_j + eps sgn0 z_j) / (z_j + eps sgn0 z_j)``.
+    """
+
+    def __init__(self, epsilon: float = 1e-6, sign: str = "signed", scale: str = "fixed"):
+        self.epsilon = float(epsilon)
+        self.groups = (Group(1.0, (Term(A, IDENTITY),), IDENTITY),)
+        self.stabiliser = Stabiliser(self.epsilon, sign, scale)
+
+    def describe(self):
+        extra = "".join([", sign='unsigned'" if self.stabiliser.sign == "unsigned" else "",
+                         ", scale='rms'" if self.stabiliser.scale == "rms" else ""])
+        return f"Epsilon({self.epsilon:g}{extra})"
+
+
+class Gamma(LinearRule):
+    """LRP-γ (Montavon 2019; spec §3.3).
+
+    ``mode="classic"``: ``R_i = sum_j a_i (w_ji + γ w_ji⁺) / (sum_i' a_i' (w_ji' + γ w_ji'⁺) + b_j + γ b_j⁺) R_j``,
+    defined for ``a >= 0`` (an error otherwise); ``bias=False`` drops the bias term.
+
+    ``mode="generalised"`` (zennit's ``Gamma``, Andéol et al. 2021; peers §1.1): with
+    ``w↑ = w + γw⁺`` and ``w↓ = w + γw⁻``, neurons with ``z_j > 0`` use contributions
+    ``a⁺ w↑ + a⁻ w↓`` and bias ``b + γb⁺``; neurons with ``z_j < 0`` use ``a⁺ w↓ + a⁻ w↑`` and
+    ``b + γb⁻``; neurons with ``z_j = 0`` are dropped. For ``a >= 0`` and ``z_j > 0`` both modes agree.
+    """
+
+    def __init__(self, gamma: float = 0.25, bias: bool = True, mode: str = "classic", epsilon: float = 0.0):
+        if not np.isfinite(gamma) or gamma < 0:
+            raise ValueError(f"Gamma: gamma must be a finite number >= 0, got {gamma}")
+        if mode not in ("classic", "generalised"):
+            raise ValueError(f"Gamma: mode must be 'classic' or 'generalised', got {mode!r}")
+        self.gamma, self.bias, self.mode = float(gamma), bool(bias), mode
+        up, down = Modifier("gamma_up", self.gamma), Modifier("gamma_down", self.gamma)
+        if mode == "classic":
+            self.groups = (Group(1.0, (Term(A, up),), up if bias else None),)
+        else:
+            self.groups = (
+                Group(1.0, (Term(A_POS, up), Term(A_NEG, down)), up if bias else None, "positive"),
+                Group(1.0, (Term(A_POS, down), Term(A_NEG, up)), down if bias else None, "negative"),
+            )
+        self.stabiliser = Stabiliser(float(epsilon))
+
+    def check_input(self, a, where):
+        if self.mode == "classic":
+            _require_non_negative(a, "LRP-γ (classic)", where,
+                                  "Use Gamma(mode='generalised') (zennit's form for signed inputs), or ZBox/WSquare for an input layer.")
+
+    def describe(self):
+        extra = ("" if self.bias else ", bias=False") + ("" if self.mode == "classic" else ", mode='generalised'")
+        return f"Gamma({self.gamma:g}{extra})"
+
+
+class AlphaBeta(LinearRule):
+    """LRP-αβ (Bach 2015 eq. 60; spec §3.4) on the products ``z_ji = a_i w_ji``.
+
+    ``R_i = sum_j (α z_ji⁺ / z_j⁺ - β z_ji⁻ / z_j⁻) R_j`` with ``z_j^± = sum_i z_ji^± + b_j^±``
+    (``bias="ignore"`` drops ``b^±``). ``z_ji⁺ = a⁺w⁺ + a⁻w⁻`` and ``z_ji⁻ = a⁺w⁻ + a⁻w⁺``.
+
+    ``convention="modern"`` (default, zennit): α − β = 1, β ≥ 0. ``convention="toolbox"``
+    (Bach 2015 / LRP toolbox): α + β = 1 and the β-term is added, ``+ β z_ji⁻ / z_j⁻``; the two
+    agree with ``β_toolbox = −β_modern`` (α2β1 ≡ toolbox α=2, β=−1). A zero ``z_j^±`` drops its
+    term (spec §3.4 (d)), which the ledger reports.
+    """
+
+    def __init__(self, alpha: float = 2.0, beta: float = 1.0, bias: str = "include",
+                 convention: str = "modern", epsilon: float = 0.0):
+        alpha, beta = float(alpha), float(beta)
+        if bias not in ("include", "ignore"):
+            raise ValueError(f"AlphaBeta: bias must be 'include' or 'ignore', got {bias!r}")
+        if convention == "modern":
+            if abs(alpha - beta - 1) > 1e-12 or beta < 0:
+                raise ValueError(f"AlphaBeta(alpha={alpha:g}, beta={beta:g}): the modern convention needs alpha - beta = 1 "
+                                 f"and beta >= 0 (got alpha - beta = {alpha - beta:g}); for the LRP toolbox's alpha + beta = 1 "
+                                 f"pass convention='toolbox'")
+            beta_coefficient = -beta
+        elif convention == "toolbox":
+            if abs(alpha + beta - 1) > 1e-12:
+                raise ValueError(f"AlphaBeta(alpha={alpha:g}, beta={beta:g}, convention='toolbox') needs alpha + beta = 1 "
+                                 f"(got {alpha + beta:g})")
+            beta_coefficient = beta
+        else:
+            raise ValueError(f"AlphaBeta: convention must be 'modern' or 'toolbox', got {convention!r}")
+        self.alpha, self.beta, self.bias, self.convention = alpha, beta, bias, convention
+        include = bias == "include"
+        self.groups = (
+            Group(alpha, (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE)), POSITIVE if include else None),
+            Group(beta_coefficient, (Term(A_POS, NEGATIVE), Term(A_NEG, POSITIVE)), NEGATIVE if include else None),
+        )
+        self.stabiliser = Stabiliser(float(epsilon))
+
+    def describe(self):
+        extra = ("" if self.bias == "include" else ", bias='ignore'") + ("" if self.convention == "modern" else ", convention='toolbox'")
+        return f"AlphaBeta({self.alpha:g}, {self.beta:g}{extra})"
+
+
+class ZPlus(LinearRule):
+    """The z⁺ rule (DTD, Montavon 2017; spec §3.5).
+
+    ``mode="dtd"``: ``R_i = sum_j a_i w_ji⁺ / sum_i' a_i' w_ji'⁺ R_j`` (bias ignored), defined for
+    ``a >= 0``. ``mode="products"`` (zennit's ``ZPlus``): contributions ``a⁺w⁺ + a⁻w⁻``, valid for
+    signed inputs. ``bias=True`` adds ``b⁺`` to the denominator (zennit).
+    """
+
+    def __init__(self, mode: str = "dtd", bias: bool = False, epsilon: float = 0.0):
+        if mode not in ("dtd", "products"):
+            raise ValueError(f"ZPlus: mode must be 'dtd' or 'products', got {mode!r}")
+        self.mode, self.bias = mode, bool(bias)
+        terms = (Term(A, POSITIVE),) if mode == "dtd" else (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE))
+        self.groups = (Group(1.0, terms, POSITIVE if bias else None),)
+        self.stabiliser = Stabiliser(float(epsilon))
+
+    def check_input(self, a, where):
+        if self.mode == "dtd":
+            _require_non_negative(a, "The z⁺ rule (DTD)", where,
+                                  "Use ZPlus(mode='products') (zennit's form), or ZBox/WSquare for an input layer.")
+
+    def describe(self):
+        extra = ("" if self.mode == "dtd" else "mode='products'") + (", bias=True" if self.bias else "")
+        return f"ZPlus({extra.lstrip(', ')})"
+
+
+class ZBox(LinearRule):
+    """The zᴮ rule (DTD; spec §3.6) for inputs bounded by ``low <= x <= high``.
+
+    ``R_i = sum_j (x_i w_ji - l_i w_ji⁺ - h_i w_ji⁻) / sum_i' (x_i' w_ji' - l_i' w_ji'⁺ - h_i' w_ji'⁻) R_j``,
+    bias ignored. ``low`` and ``high`` are scalars or arrays broadcastable to one input sample
+    (per element or per channel, e.g. shape (C, 1, 1)). Inputs outside the box are an error.
+    """
+
+    def __init__(self, low, high, epsilon: float = 0.0):
+        low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+            raise ValueError("ZBox: low and high must be finite")
+        try:
+            violations = np.broadcast_to(low > high, np.broadcast_shapes(low.shape, high.shape))
+        except ValueError as error:
+            raise ValueError(f"ZBox: low {low.shape} and high {high.shape} do not broadcast together") from error
+        if violations.any():
+            raise ValueError(f"ZBox: low > high at {int(violations.sum())} position(s); the box must have low <= high")
+        self.low, self.high = low, high
+        self.groups = (Group(1.0, (Term(A, IDENTITY),
+                                   Term(InputPart("bound", low, "(-l)"), POSITIVE),
+                                   Term(InputPart("bound", high, "(-h)"), NEGATIVE)), None),)
+        self.stabiliser = Stabiliser(float(epsilon))
+
+    def check_input(self, a, where):
+        try:
+            low = np.broadcast_to(self.low, a.shape[1:])
+            high = np.broadcast_to(self.high, a.shape[1:])
+        except ValueError as error:
+            raise ValueError(f"ZBox: bounds of shape {self.low.shape}/{self.high.shape} do not broadcast to the "
+                             f"input of {where}, a sample of shape {a.shape[1:]}") from error
+        outside = (a < low) | (a > high)
+        if outside.any():
+            raise ValueError(f"ZBox: the input of {where} lies outside [low, high] at {int(outside.sum())} position(s) "
+                             f"(min x - low = {float(np.min(a - low)):.6g}, max x - high = {float(np.max(a - high)):.6g}); "
+                             f"widen the bounds to the real input range")
+
+    def describe(self):
+        show = lambda v: f"{float(v):g}" if v.ndim == 0 else f"array{v.shape}"  # noqa: E731
+        return f"ZBox({show(self.low)}, {show(self.high)})"
+
+
+class WSquare(LinearRule):
+    """The w² rule (DTD; spec §3.7): ``R_i = sum_j w_ji² / sum_i' w_ji'² R_j`` (input-independent).
+
+    ``bias=True`` adds ``b_j²`` to the denominator (zennit's default, peers §1.1).
+    """
+
+    def __init__(self, bias: bool = False, epsilon: float = 0.0):
+        self.bias = bool(bias)
+        self.groups = (Group(1.0, (Term(A_ONES, SQUARE),), SQUARE if bias else None),)
+        self.stabiliser = Stabiliser(float(epsilon))
+
+    def describe(self):
+        return "WSquare(bias=True)" if self.bias else "WSquare()"
+
+
+class Flat(LinearRule):
+    """The flat rule (spec §3.7): ``R_i = sum_j 1[i in RF(j)] / |RF(j)| R_j``, uniform over the receptive field.
+
+    The receptive field counts the real (non-padding) taps, as zennit does.
+    """
+
+    def __init__(self, epsilon: float = 0.0):
+        self.groups = (Group(1.0, (Term(A_ONES, ONES),), None),)
+        self.stabiliser = Stabiliser(float(epsilon))
+
+
+class Pass(Rule):
+    """Pass-through for element-wise layers and Flatten (spec §3.8): ``R(Y^{l-1}) = R(Y^l)``, ``M = diag(R)``."""
+
+
+class WinnerTakesAll(Rule):
+    """Max-pooling, winner takes all (spec §3.9): ``M_ji = R_j 1[i = argmax_{win(j)} a]``.
+
+    ``ties="first"``: the first maximum in row-major window order (PyTorch's gradient);
+    ``ties="split"``: shared equally among tied maxima (LRP toolbox, CLRP code).
+    """
+
+    def __init__(self, ties: str = "first"):
+        if ties not in ("first", "split"):
+            raise ValueError(f"WinnerTakesAll: ties must be 'first' or 'split', got {ties!r}")
+        self.ties = ties
+
+    def describe(self):
+        return "WinnerTakesAll()" if self.ties == "first" else "WinnerTakesAll(ties='split')"
+
+
+class Proportional(Rule):
+    """Max-pooling treated as a window sum in the backward pass (spec §3.9, ``maxpool_lrp="avg"``).
+
+    The linear ``rule`` (default LRP-0) is applied to ``y_j = sum_{i in win(j)} a_i``, so
+    ``M_ji = R_j a_i / sum_{i' in win(j)} a_i'`` under LRP-0.
+    """
+
+    def __init__(self, rule: LinearRule | None = None):
+        rule = LRP0() if rule is None else rule
+        if not isinstance(rule, LinearRule):
+            raise TypeError(f"Proportional needs a rule for affine layers, got {rule!r}")
+        self.rule = rule
+
+    def describe(self):
+        return f"Proportional({self.rule.describe()})"

@@ -1,0 +1,65 @@
+"""Top-layer relevance: what an explanation starts from (spec ``neural.md`` §2).
+
+``resolve_target`` validates a target (class index per sample, or an explicit top
+relevance array); ``logit`` is the LRP initialisation ``R(Y^L) = e_c ⊙ Z``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_finite
+
+__all__ = ["resolve_target", "one_hot", "logit"]
+
+
+def resolve_target(output: np.ndarray, target):
+    """``(classes, explicit)``: one class index per sample, or an explicit top relevance array.
+
+    ``target`` is None (each sample's arg-max), an int, a sequence of N ints, or a float array
+    of the output's shape used as the top relevance itself.
+    """
+    n = output.shape[0]
+    if target is None or isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+        classes = _require_classes(output)
+        picked = output.reshape(n, -1).argmax(axis=1) if target is None else np.full(n, int(target))
+    else:
+        array = np.asarray(target)
+        if array.dtype.kind == "f":
+            if array.shape != output.shape:
+                raise ValueError(f"an explicit top relevance must have the output's shape {output.shape}, got {array.shape}")
+            check_finite(array, "the explicit top relevance")
+            return None, array.astype(output.dtype, copy=False)
+        if array.dtype.kind not in "iu" or array.ndim != 1:
+            raise TypeError(f"target must be None, an int, N ints or a float array of the output's shape; "
+                            f"got {array.dtype} of shape {array.shape}")
+        if array.shape[0] != n:
+            raise ValueError(f"target has {array.shape[0]} entries for a batch of {n}")
+        classes = _require_classes(output)
+        picked = array.astype(np.int64)
+    bad = (picked < 0) | (picked >= classes)
+    if bad.any():
+        raise ValueError(f"target {int(picked[bad][0])} is out of range: the output has {classes} classes (0..{classes - 1})")
+    return picked, None
+
+
+def _require_classes(output):
+    if output.ndim != 2:
+        raise ValueError(f"a class index target needs outputs of shape (N, K); this network outputs {output.shape[1:]} "
+                         f"per sample: pass an explicit top relevance array instead")
+    return output.shape[1]
+
+
+def one_hot(classes: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """``e_c`` for every sample, shaped and typed like ``output``."""
+    e = np.zeros_like(output)
+    e[np.arange(output.shape[0]), classes] = 1
+    return e
+
+
+def logit(output: np.ndarray, target) -> tuple[np.ndarray, np.ndarray | None]:
+    """LRP's top relevance ``e_c ⊙ Z`` (spec §2), or the explicit array given as target."""
+    classes, explicit = resolve_target(output, target)
+    if explicit is not None:
+        return explicit, None
+    return one_hot(classes, output) * output, classes

@@ -1,0 +1,249 @@
+"""Layers against independent reference implementations (plain loops written here), in both dtypes.
+
+Checks forward passes, vector-Jacobian products (against finite differences and the explicit
+matrix), and the explicit matrices (spec identity 9: the unrolled conv equals the direct conv).
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import lrpref as lr
+from lrpref.layers import window_taps
+
+rng = np.random.default_rng(0)
+
+
+def naive_conv(x, W, b, stride, padding, dilation, groups):
+    """Cross-correlation by explicit loops (PyTorch semantics)."""
+    n, c, h, w = x.shape
+    o, cg, kh, kw = W.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, o, ho, wo))
+    og = o // groups
+    for k, oc, p, q in itertools.product(range(n), range(o), range(ho), range(wo)):
+        g = oc // og
+        for cl, u, v in itertools.product(range(cg), range(kh), range(kw)):
+            y[k, oc, p, q] += W[oc, cl, u, v] * xp[k, g * cg + cl, p * sh + u * dh, q * sw + v * dw]
+        y[k, oc, p, q] += 0 if b is None else b[oc]
+    return y
+
+
+def naive_pool(x, kernel, stride, padding, dilation, reduce):
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, c, ho, wo))
+    for k, ch, p, q in itertools.product(range(n), range(c), range(ho), range(wo)):
+        window = [x[k, ch, i, j] if 0 <= i < h and 0 <= j < w else None
+                  for i in range(p * sh - ph, p * sh - ph + dh * kh, dh)
+                  for j in range(q * sw - pw, q * sw - pw + dw * kw, dw)]
+        y[k, ch, p, q] = reduce(window)
+    return y
+
+
+CONV_CASES = [
+    dict(c=2, o=3, k=(3, 3), stride=1, padding=0, dilation=1, groups=1, hw=(6, 5)),
+    dict(c=2, o=4, k=(3, 2), stride=2, padding=1, dilation=1, groups=2, hw=(7, 6)),
+    dict(c=3, o=2, k=(2, 3), stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=1, hw=(6, 7)),
+    dict(c=4, o=4, k=(3, 3), stride=1, padding=1, dilation=1, groups=4, hw=(5, 5)),
+    dict(c=3, o=5, k=(1, 1), stride=1, padding=0, dilation=1, groups=1, hw=(4, 3)),
+]
+
+
+def make_conv(case, bias=True, dtype=np.float64):
+    W = rng.normal(size=(case["o"], case["c"] // case["groups"], *case["k"]))
+    b = rng.normal(size=case["o"]) if bias else None
+    layer = lr.Conv2d(W, b, case["stride"], case["padding"], case["dilation"], case["groups"], dtype=dtype)
+    x = rng.normal(size=(2, case["c"], *case["hw"])).astype(dtype)
+    return layer, x
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_forward_matches_loops(case, bias):
+    layer, x = make_conv(case, bias)
+    expected = naive_conv(x, layer.W, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_unrolled_matrix_equals_direct(case):
+    """Spec identity 9 (forward): W_u @ x + b_u = conv(x)."""
+    layer, x = make_conv(case)
+    in_shape = x.shape[1:]
+    out_shape = layer.output_shape(in_shape)
+    M = layer.matrix(in_shape)
+    assert sp.issparse(M) and M.shape == (np.prod(out_shape), np.prod(in_shape))
+    for n in range(x.shape[0]):
+        y = M @ x[n].ravel() + layer.bias_vector(out_shape, layer.bias)
+        np.testing.assert_allclose(y, layer.forward(x)[n].ravel(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_transpose_is_adjoint(case):
+    """<W x, g> = <x, W^T g> for the fast operators, and W^T g equals the explicit matrix transpose."""
+    layer, x = make_conv(case, bias=False)
+    y = layer.forward(x)
+    g = rng.normal(size=y.shape)
+    back = layer.apply_transpose(g, x.shape[1:])
+    assert np.sum(y * g) == pytest.approx(np.sum(x * back), rel=1e-12)
+    M = layer.matrix(x.shape[1:])
+    np.testing.assert_allclose(back[0].ravel(), M.T @ g[0].ravel(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_float32_stays_float32(case):
+    layer, x = make_conv(case, dtype=np.float32)
+    y = layer.forward(x)
+    assert y.dtype == np.float32 and layer.apply_transpose(y, x.shape[1:]).dtype == np.float32
+    expected = naive_conv(x.astype(np.float64), layer.W.astype(np.float64), layer.bias.astype(np.float64),
+                          layer.stride, layer.padding, layer.dilation, layer.groups)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_large_batch_is_chunked(monkeypatch):
+    """The im2col buffer limit splits the batch without changing the result."""
+    layer, x = make_conv(CONV_CASES[1])
+    x = np.concatenate([x] * 3)
+    full = layer.forward(x)
+    g = rng.normal(size=full.shape)
+    back = layer.apply_transpose(g, x.shape[1:])
+    monkeypatch.setattr("lrpref.layers._COLUMN_BUFFER_BYTES", 1)
+    np.testing.assert_allclose(layer.forward(x), full, rtol=1e-14)
+    np.testing.assert_allclose(layer.apply_transpose(g, x.shape[1:]), back, rtol=1e-14)
+
+
+POOL_CASES = [
+    dict(kernel=2, stride=None, padding=0, dilation=1, hw=(6, 6)),
+    dict(kernel=3, stride=2, padding=1, dilation=1, hw=(7, 5)),
+    dict(kernel=(2, 3), stride=(1, 2), padding=(1, 1), dilation=1, hw=(5, 6)),
+    dict(kernel=3, stride=1, padding=1, dilation=2, hw=(6, 6)),
+]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_maxpool_forward_and_gradient(case):
+    pool = lr.MaxPool2d(case["kernel"], case["stride"], case["padding"], case["dilation"])
+    x = rng.normal(size=(2, 3, *case["hw"]))
+    stride = case["kernel"] if case["stride"] is None else case["stride"]
+    expected = naive_pool(x, _pair(case["kernel"]), _pair(stride), _pair(case["padding"]), _pair(case["dilation"]),
+                          lambda w: max(v for v in w if v is not None))
+    y = pool.forward(x)
+    np.testing.assert_array_equal(y, expected)
+    g = rng.normal(size=y.shape)
+    # gradient by finite differences (no ties with continuous random inputs)
+    numeric = np.zeros_like(x)
+    h = 1e-6
+    for idx in itertools.product(*map(range, x.shape)):
+        e = np.zeros_like(x)
+        e[idx] = h
+        numeric[idx] = np.sum(g * (pool.forward(x + e) - pool.forward(x - e))) / (2 * h)
+    np.testing.assert_allclose(pool.vjp(x, g), numeric, atol=1e-6)
+    np.testing.assert_allclose(pool.vjp(x, g)[1].ravel(), pool.jacobian(x[1]).T @ g[1].ravel(), atol=1e-12)
+
+
+def test_maxpool_ties_first_index_and_split():
+    x = np.array([[3.0, 3.0], [1.0, 0.0]]).reshape(1, 1, 2, 2)
+    pool = lr.MaxPool2d(2)
+    np.testing.assert_array_equal(pool.vjp(x, np.array([[[[3.0]]]])).ravel(), [3, 0, 0, 0])
+    np.testing.assert_array_equal(pool.route(x, np.array([[[[3.0]]]]), "split").ravel(), [1.5, 1.5, 0, 0])
+    np.testing.assert_array_equal(pool.selection_matrix(x[0], "split").toarray(), [[0.5, 0.5, 0, 0]])
+
+
+@pytest.mark.parametrize("case", POOL_CASES[:3])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avgpool_forward(case, count_include_pad):
+    pool = lr.AvgPool2d(case["kernel"], case["stride"], case["padding"], count_include_pad)
+    x = rng.normal(size=(2, 3, *case["hw"]))
+    k = np.prod(_pair(case["kernel"]))
+    stride = case["kernel"] if case["stride"] is None else case["stride"]
+    reduce = (lambda w: sum(v for v in w if v is not None) / k) if count_include_pad else \
+        (lambda w: np.mean([v for v in w if v is not None]))
+    expected = naive_pool(x, _pair(case["kernel"]), _pair(stride), _pair(case["padding"]), (1, 1), reduce)
+    np.testing.assert_allclose(pool.forward(x), expected, rtol=1e-12)
+    g = rng.normal(size=expected.shape)
+    assert np.sum(pool.forward(x) * g) == pytest.approx(np.sum(x * pool.vjp(x, g)), rel=1e-12)
+
+
+@pytest.mark.parametrize("hw, out", [((7, 5), (3, 2)), ((6, 6), (3, 3)), ((4, 4), (4, 4)), ((5, 7), (1, 1))])
+def test_adaptive_avgpool_forward(hw, out):
+    pool = lr.AdaptiveAvgPool2d(out)
+    x = rng.normal(size=(2, 3, *hw))
+    expected = np.zeros((2, 3, *out))
+    for i, j in itertools.product(range(out[0]), range(out[1])):
+        r0, r1 = (i * hw[0]) // out[0], -((-(i + 1) * hw[0]) // out[0])
+        c0, c1 = (j * hw[1]) // out[1], -((-(j + 1) * hw[1]) // out[1])
+        expected[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+    np.testing.assert_allclose(pool.forward(x), expected, rtol=1e-12)
+
+
+def test_adaptive_pool_float32():
+    x = rng.normal(size=(1, 2, 6, 6)).astype(np.float32)
+    assert lr.AdaptiveAvgPool2d(3).forward(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("layer", [lr.ReLU(), lr.LeakyReLU(0.1), lr.Tanh(), lr.Sigmoid(), lr.Identity(), lr.Dropout(0.3)],
+                         ids=lambda layer: layer.describe())
+def test_elementwise_gradient(layer):
+    x = rng.normal(size=(3, 5))
+    g = rng.normal(size=x.shape)
+    h = 1e-6
+    numeric = g * (layer.forward(x + h) - layer.forward(x - h)) / (2 * h)
+    np.testing.assert_allclose(layer.vjp(x, g), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_sigmoid_is_accurate_far_out():
+    np.testing.assert_allclose(lr.Sigmoid().forward(np.array([[-40.0, 40.0]])), [[1 / (1 + np.exp(40)), 1 / (1 + np.exp(-40))]], rtol=1e-14)
+
+
+def test_relu_derivative_at_zero_is_zero():
+    assert lr.ReLU().derivative(np.array([0.0])) == 0.0
+
+
+def test_batchnorm_forward_and_matrix():
+    mean, var, gamma, beta = rng.normal(size=3), rng.uniform(0.5, 2, 3), rng.normal(size=3), rng.normal(size=3)
+    bn = lr.BatchNorm(mean, var, gamma, beta, eps=1e-3)
+    x = rng.normal(size=(2, 3, 4, 4))
+    expected = (x - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-3) * gamma[:, None, None] + beta[:, None, None]
+    np.testing.assert_allclose(bn.forward(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(bn.matrix(x.shape[1:]) @ x[0].ravel() + bn.bias_vector(x.shape[1:], bn.bias),
+                               expected[0].ravel(), rtol=1e-12)
+    x2 = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(bn.forward(x2), (x2 - mean) / np.sqrt(var + 1e-3) * gamma + beta, rtol=1e-12)
+
+
+def test_window_taps_geometry():
+    """Spec §11: output p reads input p*s + u*d - pad; padding taps are -1."""
+    ho, wo, out_pos, in_pos, tap = window_taps(3, 3, (2, 2), (1, 1), (1, 1), (1, 1))
+    assert (ho, wo) == (4, 4)
+    assert list(in_pos[:4]) == [-1, -1, -1, 0]  # output (0,0) reads (-1,-1), (-1,0), (0,-1), (0,0)
+    assert list(tap[:4]) == [0, 1, 2, 3]
+
+
+def test_flatten_and_dense():
+    x = rng.normal(size=(2, 3, 2, 2))
+    W, b = rng.normal(size=(4, 12)), rng.normal(size=4)
+    net = lr.Sequential([lr.Flatten(), lr.Dense(W, b)])
+    np.testing.assert_allclose(net(x), x.reshape(2, -1) @ W.T + b)
+    np.testing.assert_allclose(net.gradient(x, np.ones((2, 4))), np.broadcast_to(W.sum(0).reshape(3, 2, 2), x.shape))
+
+
+def test_parameters_are_read_only_copies():
+    W = np.ones((2, 3))
+    layer = lr.Dense(W, np.zeros(2))
+    W[0, 0] = 5
+    assert layer.W[0, 0] == 1
+    with pytest.raises(ValueError):
+        layer.W[0, 0] = 2

@@ -5,6 +5,7 @@ Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets``;
 """
 
 from . import config, presets
+from .canonize import fold_batchnorm
 from .composites import Composite
 from .explain import explain
 from .explanation import Explanation, LayerRelevance
@@ -22,6 +23,6 @@ __all__ = [
     "Sequential", "Dense", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU",
     "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "BatchNorm", "ShapeError",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass", "WinnerTakesAll",
-    "Proportional", "Stabiliser", "Composite", "presets", "explain", "Explanation", "LayerRelevance",
+    "Proportional", "Stabiliser", "Composite", "presets", "explain", "fold_batchnorm", "Explanation", "LayerRelevance",
     "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config",
 ]

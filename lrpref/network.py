@@ -58,7 +58,7 @@ class Sequential:
             try:
                 shapes.append(tuple(layer.output_shape(shapes[-1])))
             except ShapeError as error:
-                raise ShapeError(f"{self.where(k)}: {error}") from None
+                raise ShapeError(f"layer {k}: {error}") from None
         return shapes
 
     def check_input(self, x, what: str = "input x") -> np.ndarray:

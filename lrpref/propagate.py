@@ -201,7 +201,7 @@ def _linear_explicit(layer: Affine, rule: LinearRule, a, z, R):
             x = term.input(a)
             if x is None:
                 continue
-            W = layer.matrix(in_shape, _rho(term.weight))
+            W = layer.matrix(in_shape, _rho(term.weight)).astype(a.dtype, copy=False)
             x = x.reshape(-1)
             D = D + W @ x
             terms.append((W, x))

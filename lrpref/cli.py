@@ -30,7 +30,7 @@ def _text_image(values: np.ndarray, signed: bool) -> list[str]:
 
 
 def demo(sample: int = 0) -> int:
-    from .data import digits_split, load_network
+    from .datasets import digits_split, load_network
 
     net, meta = load_network("digits_mlp")
     _, x_test, _, y_test = digits_split()

@@ -7,7 +7,7 @@ import pytest
 
 import lrpref as lr
 from lrpref import serialize
-from lrpref.data import digits_split, load_network
+from lrpref.datasets import digits_split, load_network
 
 rng = np.random.default_rng(9)
 

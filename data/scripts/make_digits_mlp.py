@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPClassifier
 
 import lrpref as lr
 from lrpref import serialize
-from lrpref.data import digits_split
+from lrpref.datasets import digits_split
 
 OUT = Path(__file__).resolve().parents[1] / "digits_mlp.npz"  # data/digits_mlp.npz
 

@@ -11,61 +11,77 @@ All kernels are compiled once per dtype and cached on disk (``cache=True``).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _valid_range(size, stride, offset, extent):
+    """Output positions ``q`` in ``[0, extent)`` whose input ``q*stride + offset`` lies in ``[0, size)``."""
+    first = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    last = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
+    return min(first, extent), max(min(last, extent), min(first, extent))
+
+
+@njit(cache=True)
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
-    """``x (N, C, H, W)`` -> ``cols (N, C*kh*kw, ho*wo)``, rows ordered (c, u, v)."""
+    """``x (N, C, H, W)`` -> ``cols (N, C*kh*kw, ho*wo)``, rows ordered (c, u, v); padding reads 0."""
     n_batch, channels, height, width = x.shape
     rows = channels * kh * kw
-    cols = np.zeros((n_batch, rows, ho * wo), dtype=x.dtype)
-    for job in prange(n_batch * rows):
+    cols = np.empty((n_batch, rows, ho * wo), dtype=x.dtype)
+    for job in range(n_batch * rows):
         n = job // rows
         r = job % rows
         c = r // (kh * kw)
         u = (r // kw) % kh
         v = r % kw
+        q0, q1 = _valid_range(width, sw, v * dw - pw, wo)
         for p in range(ho):
             i = p * sh + u * dh - ph
+            out = cols[n, r, p * wo:(p + 1) * wo]
             if i < 0 or i >= height:
+                out[:] = 0
                 continue
-            for q in range(wo):
-                j = q * sw + v * dw - pw
-                if 0 <= j < width:
-                    cols[n, r, p * wo + q] = x[n, c, i, j]
+            out[:q0] = 0
+            out[q1:] = 0
+            j = q0 * sw + v * dw - pw
+            for q in range(q0, q1):
+                out[q] = x[n, c, i, j]
+                j += sw
     return cols
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def col2im(cols, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
     """Adjoint of :func:`im2col`: scatter-add ``cols (N, C*kh*kw, ho*wo)`` into ``(N, C, H, W)``."""
     n_batch = cols.shape[0]
     x = np.zeros((n_batch, channels, height, width), dtype=cols.dtype)
-    for job in prange(n_batch * channels):
+    for job in range(n_batch * channels):
         n = job // channels
         c = job % channels
         for u in range(kh):
             for v in range(kw):
                 r = (c * kh + u) * kw + v
+                q0, q1 = _valid_range(width, sw, v * dw - pw, wo)
                 for p in range(ho):
                     i = p * sh + u * dh - ph
                     if i < 0 or i >= height:
                         continue
-                    for q in range(wo):
-                        j = q * sw + v * dw - pw
-                        if 0 <= j < width:
-                            x[n, c, i, j] += cols[n, r, p * wo + q]
+                    row = cols[n, r, p * wo:(p + 1) * wo]
+                    target = x[n, c, i]
+                    j = q0 * sw + v * dw - pw
+                    for q in range(q0, q1):
+                        target[j] += row[q]
+                        j += sw
     return x
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
     """Window maxima and the flat input index (``i*W + j``) of the first maximum in row-major window order."""
     n_batch, channels, height, width = x.shape
     y = np.empty((n_batch, channels, ho, wo), dtype=x.dtype)
     winner = np.empty((n_batch, channels, ho, wo), dtype=np.int64)
-    for job in prange(n_batch * channels):
+    for job in range(n_batch * channels):
         n = job // channels
         c = job % channels
         for p in range(ho):
@@ -89,12 +105,12 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
     return y, winner
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def scatter_winners(values, winner, height, width):
     """Send ``values (N, C, ho, wo)`` to the winning inputs: ``out[n, c, winner] += values``."""
     n_batch, channels, ho, wo = values.shape
     out = np.zeros((n_batch, channels, height * width), dtype=values.dtype)
-    for job in prange(n_batch * channels):
+    for job in range(n_batch * channels):
         n = job // channels
         c = job % channels
         for p in range(ho):
@@ -103,13 +119,13 @@ def scatter_winners(values, winner, height, width):
     return out.reshape((n_batch, channels, height, width))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def scatter_ties(x, y, values, kh, kw, sh, sw, ph, pw, dh, dw):
     """Split ``values[j]`` equally among the inputs of window ``j`` that equal its maximum ``y[j]``."""
     n_batch, channels, height, width = x.shape
     ho, wo = y.shape[2], y.shape[3]
     out = np.zeros_like(x)
-    for job in prange(n_batch * channels):
+    for job in range(n_batch * channels):
         n = job // channels
         c = job % channels
         for p in range(ho):
@@ -131,3 +147,44 @@ def scatter_ties(x, y, values, kh, kw, sh, sw, ph, pw, dh, dw):
                             if 0 <= j < width and x[n, c, i, j] == y[n, c, p, q]:
                                 out[n, c, i, j] += share
     return out
+
+
+# --------------------------------------------------------------------------- the division step of LRP rules
+
+
+@njit(cache=True)
+def stabilised(d, eps, signed):
+    """One denominator: ``d + eps·sgn0(d)`` (signed, sgn0(0) = +1), or ``d + eps`` falling back to the signed
+    form where that is exactly 0 (spec §3.2, §10). ``eps = 0`` leaves ``d`` as it is."""
+    if eps == 0:
+        return d
+    if not signed:
+        shifted = d + eps
+        if shifted != 0:
+            return shifted
+    return d + eps if d >= 0 else d - eps
+
+
+@njit(cache=True)
+def stabilise(D, eps, signed):
+    """:func:`stabilised` for every entry of ``D (N, M)``, with ``eps (N,)`` per sample."""
+    S = np.empty_like(D)
+    for n in range(D.shape[0]):
+        for m in range(D.shape[1]):
+            S[n, m] = stabilised(D[n, m], eps[n], signed)
+    return S
+
+
+@njit(cache=True)
+def relevance_scale(R, D, z, eps, signed, where, coefficient):
+    """``s = c R / S`` with ``S`` the stabilised ``D``, and 0 where ``S = 0`` or the selector excludes the neuron.
+
+    ``where`` is 0 (every neuron), 1 (``z > 0``) or -1 (``z < 0``); all arrays (N, M), ``eps (N,)``.
+    """
+    s = np.empty_like(R)
+    for n in range(R.shape[0]):
+        for m in range(R.shape[1]):
+            S = stabilised(D[n, m], eps[n], signed)
+            admitted = where == 0 or (where > 0 and z[n, m] > 0) or (where < 0 and z[n, m] < 0)
+            s[n, m] = coefficient * R[n, m] / S if admitted and S != 0 else 0.0
+    return s

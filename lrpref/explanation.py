@@ -27,11 +27,29 @@ class LayerRelevance:
         self.rule = rule
         self.relevance_in = step.relevance_in
         self.relevance_out = relevance_out
-        self.absorbed = step.absorbed
-        self.denominators = step.denominators
-        self.stabilised = step.stabilised
         self.where = where
+        self._step = step
         self._activations = activations  # (input, output) batches, kept with keep_messages=True
+
+    @property
+    def absorbed(self):
+        """Relevance each output neuron did not pass down: ``.bias``, ``.stabiliser``, ``.dropped``, ``.total``."""
+        return self._step.absorbed
+
+    @property
+    def denominators(self) -> tuple:
+        """Per group of a linear rule, the denominators ``D`` (before the stabiliser), shaped like the output."""
+        return self._step.denominators
+
+    @property
+    def stabilised(self) -> tuple:
+        """Per group, the stabilised denominators ``S``."""
+        return self._step.stabilised
+
+    @property
+    def scales(self) -> tuple:
+        """Per group, ``s = c R / S`` (step 2 of the four-step rule, spec §3.0)."""
+        return self._step.scales
 
     @property
     def input(self):

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from . import _kernels
+from . import _blas, _kernels
 from ._validate import check_finite, float_dtype
 
 __all__ = [
@@ -37,6 +37,8 @@ __all__ = [
 
 # Upper bound on the im2col buffer of one Conv2d call; larger batches are processed in chunks.
 _COLUMN_BUFFER_BYTES = 256 * 2**20
+# Stride-1 convolutions with at least this many input channels per group use shifted-view GEMMs instead of im2col.
+_SHIFTED_MIN_CHANNELS = 8
 
 
 class ShapeError(ValueError):
@@ -319,10 +321,10 @@ class Dense(Affine):
         return self.W
 
     def _apply(self, x, weight):
-        return x @ weight.T
+        return _blas.matmul(x, weight.T)
 
     def _apply_transpose(self, g, weight, in_shape):
-        return g @ weight
+        return _blas.matmul(g, weight)
 
     def _matrix(self, in_shape, weight):
         return weight
@@ -346,8 +348,10 @@ class Dense(Affine):
 class Conv2d(Affine):
     """2-D cross-correlation as PyTorch's ``nn.Conv2d``: ``W`` is (out, in/groups, kh, kw), zero padding.
 
-    Fast path: im2col (numba) + one BLAS GEMM per group; transpose: GEMM + col2im.
-    Explicit path: the unrolled sparse matrix of spec §11,
+    Fast path: for stride 1 with at least 8 input channels per group, one accumulating BLAS
+    GEMM per kernel tap on shifted views of the padded input (no im2col copy, see
+    :mod:`lrpref._blas`); otherwise im2col (numba) + one GEMM per group, and for the transpose
+    GEMM + col2im. Explicit path: the unrolled sparse matrix of spec §11,
     ``W_u[(o,p,q), (c, p*s+u*d-pad, q*s+v*d-pad)] = K[o, c, u, v]``.
     """
 
@@ -370,6 +374,7 @@ class Conv2d(Affine):
             raise ValueError(f"Conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {self.stride}, padding {self.padding}, dilation {self.dilation}")
         self.dtype = self.W.dtype
         self._patterns = {}
+        self._operands = {}
 
     # geometry
     def _geometry(self):
@@ -397,30 +402,102 @@ class Conv2d(Affine):
         step = max(1, _COLUMN_BUFFER_BYTES // max(per_sample, 1))
         return [slice(start, min(start + step, n_batch)) for start in range(0, n_batch, step)]
 
+    def _gemm_operands(self, weight):
+        """Per group: the kernel as a (O/g, C/g*kh*kw) matrix and its contiguous transpose (cached per weight array)."""
+        key = id(weight)
+        if key not in self._operands:
+            o_g = self.out_channels // self.groups
+            rows = [np.ascontiguousarray(weight[g * o_g:(g + 1) * o_g].reshape(o_g, -1)) for g in range(self.groups)]
+            self._operands[key] = (weight, rows, [np.ascontiguousarray(r.T) for r in rows])
+        return self._operands[key][1:]
+
+    def _uses_shifted_views(self):
+        """Stride 1 with enough channels per group for GEMMs with K = C/groups to pay off."""
+        return self.stride == (1, 1) and self.in_channels // self.groups >= _SHIFTED_MIN_CHANNELS
+
+    def _tap_matrices(self, weight):
+        """Per group and tap (u, v): ``W[o, c, u, v]`` as contiguous (O/g, C/g) matrices and their transposes (cached)."""
+        key = ("taps", id(weight))
+        if key not in self._operands:
+            o_g = self.out_channels // self.groups
+            taps = [[np.ascontiguousarray(weight[g * o_g:(g + 1) * o_g, :, u, v]) for u in range(self.kernel[0])
+                     for v in range(self.kernel[1])] for g in range(self.groups)]
+            self._operands[key] = (weight, taps, [[np.ascontiguousarray(t.T) for t in group] for group in taps])
+        return self._operands[key][1:]
+
+    def _shifted_layout(self, in_shape, n_batch):
+        """Padded size, the column offset of every tap in the flattened ``(C, N*Hp*Wp)`` layout, and the GEMM width."""
+        _, height, width = in_shape
+        (kh, kw), (ph, pw), (dh, dw) = self.kernel, self.padding, self.dilation
+        hp, wp = height + 2 * ph, width + 2 * pw
+        offsets = [u * dh * wp + v * dw for u in range(kh) for v in range(kw)]
+        return hp, wp, offsets, n_batch * hp * wp - offsets[-1]
+
+    def _apply_shifted(self, x, weight):
+        """``y = sum over taps of W[:, :, u, v] @ (padded x shifted by the tap)``, spec §11, as accumulating GEMMs."""
+        n_batch, channels, height, width = x.shape
+        _, ho, wo = self.output_shape(x.shape[1:])
+        hp, wp, offsets, span = self._shifted_layout(x.shape[1:], n_batch)
+        (ph, pw), (o_g, c_g) = self.padding, (self.out_channels // self.groups, self.in_channels // self.groups)
+        padded = np.zeros((channels, n_batch, hp, wp), dtype=x.dtype)
+        padded[:, :, ph:ph + height, pw:pw + width] = x.transpose(1, 0, 2, 3)
+        source = padded.reshape(channels, -1)
+        y = np.zeros((self.out_channels, n_batch * hp * wp), dtype=x.dtype)
+        taps, _ = self._tap_matrices(weight)
+        for g in range(self.groups):
+            for tap, offset in zip(taps[g], offsets):
+                _blas.gemm(tap, source[g * c_g:(g + 1) * c_g, offset:offset + span], y[g * o_g:(g + 1) * o_g, :span], accumulate=True)
+        y = y.reshape(self.out_channels, n_batch, hp, wp)[:, :, :ho, :wo]
+        return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
+
+    def _apply_transpose_shifted(self, g, weight, in_shape):
+        """The adjoint of :meth:`_apply_shifted`: GEMMs with the transposed taps, accumulated into shifted views."""
+        n_batch, _, ho, wo = g.shape
+        channels, height, width = in_shape
+        hp, wp, offsets, span = self._shifted_layout(in_shape, n_batch)
+        (ph, pw), (o_g, c_g) = self.padding, (self.out_channels // self.groups, self.in_channels // self.groups)
+        spread = np.zeros((self.out_channels, n_batch, hp, wp), dtype=g.dtype)
+        spread[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
+        source = spread.reshape(self.out_channels, -1)
+        grad = np.zeros((channels, n_batch * hp * wp), dtype=g.dtype)
+        _, taps_t = self._tap_matrices(weight)
+        for grp in range(self.groups):
+            for tap, offset in zip(taps_t[grp], offsets):
+                _blas.gemm(tap, source[grp * o_g:(grp + 1) * o_g, :span], grad[grp * c_g:(grp + 1) * c_g, offset:offset + span],
+                           accumulate=True)
+        grad = grad.reshape(channels, n_batch, hp, wp)[:, :, ph:ph + height, pw:pw + width]
+        return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
+
     def _apply(self, x, weight):
+        if self._uses_shifted_views():
+            return self._apply_shifted(x, weight)
         n_batch = x.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
         out = np.empty((n_batch, self.out_channels, ho * wo), dtype=np.result_type(x, weight))
-        kernel_rows = weight.reshape(self.out_channels, -1)
-        o_g, c_g = self.out_channels // self.groups, kernel_rows.shape[1]
+        rows, _ = self._gemm_operands(weight)
+        o_g, c_g = rows[0].shape
         for chunk in self._chunks(n_batch, x.shape[1:], ho, wo, x.itemsize):
             cols = self._columns(x[chunk], ho, wo)
-            for g in range(self.groups):
-                out[chunk, g * o_g:(g + 1) * o_g] = np.matmul(kernel_rows[g * o_g:(g + 1) * o_g], cols[:, g * c_g:(g + 1) * c_g])
+            for n, sample in enumerate(range(n_batch)[chunk]):
+                for g in range(self.groups):
+                    _blas.gemm(rows[g], cols[n, g * c_g:(g + 1) * c_g], out[sample, g * o_g:(g + 1) * o_g])
         return out.reshape(n_batch, self.out_channels, ho, wo)
 
     def _apply_transpose(self, g, weight, in_shape):
+        if self._uses_shifted_views():
+            return self._apply_transpose_shifted(g, weight, in_shape)
         n_batch = g.shape[0]
         channels, height, width = in_shape
         _, ho, wo = g.shape[1:]
-        kernel_rows = weight.reshape(self.out_channels, -1)
-        o_g, c_g = self.out_channels // self.groups, kernel_rows.shape[1]
+        _, rows_t = self._gemm_operands(weight)
+        c_g, o_g = rows_t[0].shape
         flat = g.reshape(n_batch, self.out_channels, ho * wo)
         out = np.empty((n_batch, *in_shape), dtype=np.result_type(g, weight))
         for chunk in self._chunks(n_batch, in_shape, ho, wo, g.itemsize):
             cols = np.empty((flat[chunk].shape[0], c_g * self.groups, ho * wo), dtype=out.dtype)
-            for grp in range(self.groups):
-                cols[:, grp * c_g:(grp + 1) * c_g] = np.matmul(kernel_rows[grp * o_g:(grp + 1) * o_g].T, flat[chunk, grp * o_g:(grp + 1) * o_g])
+            for n, sample in enumerate(range(n_batch)[chunk]):
+                for grp in range(self.groups):
+                    _blas.gemm(rows_t[grp], flat[sample, grp * o_g:(grp + 1) * o_g], cols[n, grp * c_g:(grp + 1) * c_g])
             if self._is_pointwise():
                 out[chunk] = cols.reshape(-1, *in_shape)
             else:

@@ -1,7 +1,7 @@
 """The engine: one propagation step of a rule through a layer, on the fast or the explicit path.
 
 Both paths read the same rule definition (:mod:`lrpref.rules`) and share the division step
-and the absorption accounting (:func:`divide`); they differ only in how the layer is
+(:func:`scales`) and the absorption accounting (:func:`absorption`); they differ only in how the layer is
 applied: the fast path uses the layer's operators (``apply``/``apply_transpose``, numba
 kernels), the explicit path builds the layer's matrix and the full message matrix
 ``M[j, i] = R(i <- j)`` of one sample (spec ``neural.md`` §1.1, §3.0).
@@ -15,15 +15,16 @@ denominators and neurons a group's selector excludes). For every rule
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import config
+from . import _kernels, config
 from .layers import Affine, BatchNorm, Dense, ElementWise, Flatten, Layer, MaxPool2d
 from .rules import LinearRule, Pass, Proportional, Rule, WinnerTakesAll
 
-__all__ = ["Absorbed", "Step", "propagate", "messages", "MatrixTooLarge", "check_rule"]
+__all__ = ["Absorbed", "Step", "propagate", "messages", "scales", "absorption", "MatrixTooLarge", "check_rule"]
 
 ABSORPTION_KINDS = ("bias", "stabiliser", "dropped")
 
@@ -59,14 +60,48 @@ class Absorbed:
         return cls(zeros, zeros, zeros)
 
 
-@dataclass(frozen=True)
 class Step:
-    """Result of one layer: lower relevance, absorption, and (linear rules) each group's ``D`` and ``S``."""
+    """Result of one layer: the lower relevance, and what the rule did on the way.
 
-    relevance_in: np.ndarray
-    absorbed: Absorbed
-    denominators: tuple = ()
-    stabilised: tuple = ()
+    ``relevance_in``; for linear rules each group's denominators ``D``, scales ``s = c R / S``,
+    bias ``B`` (broadcast per output) and the layer output ``z`` — and, derived from these on
+    first access, the stabilised denominators ``S`` and the absorbed relevance (spec §1.1).
+    Pass-through and max-pooling rules absorb nothing (``linear_rule`` is None).
+    """
+
+    def __init__(self, relevance_in, relevance_out, linear_rule=None, denominators=(), scales=(), biases=(), z=None):
+        self.relevance_in = relevance_in
+        self.relevance_out = relevance_out
+        self.linear_rule = linear_rule
+        self.denominators = tuple(denominators)
+        self.scales = tuple(scales)
+        self.biases = tuple(biases)
+        self.z = z
+
+    @cached_property
+    def stabilised(self) -> tuple:
+        return tuple(self.linear_rule.stabiliser(D) for D in self.denominators)
+
+    @cached_property
+    def absorbed(self) -> Absorbed:
+        if self.linear_rule is None:
+            return Absorbed.none(self.relevance_out)
+        return absorption(self.linear_rule, self.relevance_out, self.denominators, self.stabilised, self.biases, self.z,
+                          self.scales)
+
+    @classmethod
+    def concatenate(cls, steps: list) -> "Step":
+        """The steps of consecutive samples as one step over the batch."""
+        def stack(arrays):
+            return None if arrays[0] is None else np.concatenate(arrays, axis=0)
+
+        first = steps[0]
+        return cls(stack([step.relevance_in for step in steps]), stack([step.relevance_out for step in steps]),
+                   first.linear_rule,
+                   [stack(group) for group in zip(*(step.denominators for step in steps))],
+                   [stack(group) for group in zip(*(step.scales for step in steps))],
+                   [stack(group) for group in zip(*(step.biases for step in steps))],
+                   stack([step.z for step in steps]))
 
 
 def _per_sample_sum(x):
@@ -93,33 +128,41 @@ def check_rule(layer: Layer, rule: Rule, where: str) -> None:
 # --------------------------------------------------------------------------- shared steps
 
 
-def divide(rule: LinearRule, R, denominators, biases, z):
-    """Step 2 of spec §3.0 for every group, with the absorption ledger.
+def _flat(array):
+    return np.ascontiguousarray(array.reshape(array.shape[0], -1))
 
-    ``s_g = c_g R / S_g`` where ``S_g = stabilise(D_g)`` is non-zero and the group's selector
-    admits the neuron, else 0. Returns ``(scales, absorbed, stabilised)``.
-    """
-    passed = np.zeros_like(R)
+
+def scales(rule: LinearRule, R, denominators, z):
+    """Step 2 of spec §3.0 for every group: ``s_g = c_g R / S_g`` where ``S_g = stabilise(D_g)`` is
+    non-zero and the group's selector admits the neuron (``z > 0`` / ``z < 0``), else 0."""
+    signed = rule.stabiliser.sign == "signed"
+    out = []
+    for group, D in zip(rule.groups, denominators):
+        where = {None: 0, "positive": 1, "negative": -1}[group.where]
+        s = _kernels.relevance_scale(_flat(R), _flat(D), _flat(z if where else R), rule.stabiliser.epsilon_per_sample(D),
+                                     signed, where, R.dtype.type(group.coefficient))
+        out.append(s.reshape(R.shape))
+    return out
+
+
+def absorption(rule: LinearRule, R, denominators, stabilised, biases, z, scales) -> Absorbed:
+    """What each upper neuron did not pass down (spec §1, §10): ``bias = sum_g s_g B_g``,
+    ``stabiliser = sum_g s_g (S_g - D_g)``, ``dropped = R - sum_g c_g R [S_g != 0 and admitted]``."""
     bias_part = np.zeros_like(R)
     stabiliser_part = np.zeros_like(R)
-    scales, stabilised = [], []
-    for group, D, B in zip(rule.groups, denominators, biases):
-        S = rule.stabiliser(D)
-        active = S != 0
+    passed = np.zeros_like(R)
+    for group, D, S, B, s in zip(rule.groups, denominators, stabilised, biases, scales):
+        admitted = S != 0
         if group.where == "positive":
-            active &= z > 0
+            admitted &= z > 0
         elif group.where == "negative":
-            active &= z < 0
-        share = np.where(active, R * R.dtype.type(group.coefficient), 0)
-        s = np.divide(share, S, out=np.zeros_like(R), where=active)
-        passed += share
+            admitted &= z < 0
+        passed += np.where(admitted, R * R.dtype.type(group.coefficient), 0)
         if B is not None:
             bias_part += s * B
         if rule.stabiliser.epsilon:
             stabiliser_part += s * (S - D)
-        scales.append(s)
-        stabilised.append(S)
-    return scales, Absorbed(bias_part, stabiliser_part, R - passed), tuple(stabilised)
+    return Absorbed(bias_part, stabiliser_part, R - passed)
 
 
 def _group_bias(layer: Affine, group):
@@ -140,6 +183,10 @@ def _needs_output(rule: LinearRule) -> bool:
 # --------------------------------------------------------------------------- fast path
 
 
+def _accumulate(total, term):
+    return term if total is None else total + term
+
+
 def _linear_fast(layer: Affine, rule: LinearRule, a, z, R) -> Step:
     in_shape = a.shape[1:]
     if z is None and _needs_output(rule):
@@ -156,25 +203,25 @@ def _linear_fast(layer: Affine, rule: LinearRule, a, z, R) -> Step:
                 D = D + layer.apply(x, _rho(term.weight))
             D = layer.add_bias(D, bias)
         denominators.append(D)
-        biases.append(None if bias is None else layer.add_bias(np.zeros_like(R), bias))
+        biases.append(None if bias is None else layer.add_bias(np.zeros((1,) + R.shape[1:], R.dtype), bias))
         parts.append(terms)
-    scales, absorbed, stabilised = divide(rule, R, denominators, biases, z)
-    R_in = np.zeros_like(a)
-    for s, terms in zip(scales, parts):
+    group_scales = scales(rule, R, denominators, z)
+    R_in = None
+    for s, terms in zip(group_scales, parts):
         if not s.any():
             continue
         for term, x in terms:
-            R_in += x * layer.apply_transpose(s, in_shape, _rho(term.weight))
-    return Step(R_in, absorbed, tuple(denominators), stabilised)
+            R_in = _accumulate(R_in, x * layer.apply_transpose(s, in_shape, _rho(term.weight)))
+    return Step(np.zeros_like(a) if R_in is None else R_in, R, rule, denominators, group_scales, biases, z)
 
 
 def _fast(layer, rule, a, z, R) -> Step:
     if isinstance(rule, LinearRule):
         return _linear_fast(layer, rule, a, z, R)
     if isinstance(rule, Pass):
-        return Step(R.reshape(a.shape), Absorbed.none(R))
+        return Step(R.reshape(a.shape), R)
     if isinstance(rule, WinnerTakesAll):
-        return Step(layer.route(a, R, rule.ties), Absorbed.none(R))
+        return Step(layer.route(a, R, rule.ties), R)
     return _linear_fast(layer.window_sum, rule.rule, a, None, R)
 
 
@@ -206,21 +253,18 @@ def _linear_explicit(layer: Affine, rule: LinearRule, a, z, R):
             D = D + W @ x
             terms.append((W, x))
         bias = _group_bias(layer, group)
-        B = None if bias is None else layer.bias_vector(out_shape, bias).astype(R.dtype)
-        if B is not None:
-            D = D + B
-        denominators.append(D.reshape(R.shape))
-        biases.append(None if B is None else B.reshape(R.shape))
+        B = None if bias is None else layer.bias_vector(out_shape, bias).astype(R.dtype).reshape(R.shape)
+        denominators.append((D if B is None else D + B.ravel()).reshape(R.shape))
+        biases.append(B)
         parts.append(terms)
-    scales, absorbed, stabilised = divide(rule, R, denominators, biases, z)
+    group_scales = scales(rule, R, denominators, z)
     M = None
-    for s, terms in zip(scales, parts):
+    for s, terms in zip(group_scales, parts):
         for W, x in terms:
-            contribution = _scale(W, s.reshape(-1), x)
-            M = contribution if M is None else M + contribution
+            M = _accumulate(M, _scale(W, s.reshape(-1), x))
     if M is None:
         M = sp.csr_matrix((R.size, a.size), dtype=R.dtype)
-    return M, Step(_column_sums(M, a.shape), absorbed, tuple(denominators), stabilised)
+    return M, Step(_column_sums(M, a.shape), R, rule, denominators, group_scales, biases, z)
 
 
 def _column_sums(M, shape):
@@ -237,7 +281,7 @@ def _explicit_sample(layer, rule, a, z, R):
         M = sp.diags(R.reshape(-1), format="csr")
     else:
         M = (sp.diags(R.reshape(-1)) @ layer.selection_matrix(a[0], rule.ties)).tocsr()
-    return M, Step(_column_sums(M, a.shape), Absorbed.none(R))
+    return M, Step(_column_sums(M, a.shape), R)
 
 
 def _matrix_bytes(layer, rule, in_shape, out_size, itemsize) -> tuple[int, str]:
@@ -294,10 +338,4 @@ def propagate(layer: Layer, rule: Rule, a, z, R, path: str = "fast", where: str 
         one = slice(n, n + 1)
         _check_budget(layer, rule, a[one], R[one], where, max_bytes)
         steps.append(_explicit_sample(layer, rule, a[one], None if z is None else z[one], R[one])[1])
-    stack = lambda arrays: np.concatenate(arrays, axis=0)  # noqa: E731
-    return Step(
-        stack([s.relevance_in for s in steps]),
-        Absorbed(*(stack([s.absorbed[k] for s in steps]) for k in ABSORPTION_KINDS)),
-        tuple(stack(ds) for ds in zip(*(s.denominators for s in steps))),
-        tuple(stack(ss) for ss in zip(*(s.stabilised for s in steps))),
-    )
+    return Step.concatenate(steps)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _kernels
+
 __all__ = [
     "Rule", "LinearRule", "Stabiliser", "Modifier", "InputPart", "Term", "Group",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat",
@@ -160,19 +162,20 @@ class Stabiliser:
         if self.scale not in ("fixed", "rms"):
             raise ValueError(f"scale must be 'fixed' or 'rms', got {self.scale!r}")
 
+    def epsilon_per_sample(self, D: np.ndarray) -> np.ndarray:
+        """The ε of every sample of a batch of denominators ``D`` (batch axis first)."""
+        eps = np.full(D.shape[0], self.epsilon, dtype=D.dtype)
+        if self.scale == "rms" and self.epsilon:
+            flat = D.reshape(D.shape[0], -1)
+            eps *= np.sqrt(np.einsum("ij,ij->i", flat, flat) / max(flat.shape[1], 1)).astype(D.dtype)
+        return eps
+
     def __call__(self, D: np.ndarray) -> np.ndarray:
         """Stabilise a batch of denominators ``D`` (batch axis first)."""
         if self.epsilon == 0:
             return D
-        eps = D.dtype.type(self.epsilon)
-        if self.scale == "rms":
-            axes = tuple(range(1, D.ndim))
-            eps = eps * np.sqrt(np.mean(D * D, axis=axes, keepdims=True))
-        signed = np.where(D >= 0, D + eps, D - eps)
-        if self.sign == "signed":
-            return signed
-        unsigned = D + eps
-        return np.where(unsigned == 0, signed, unsigned)
+        flat = np.ascontiguousarray(D.reshape(D.shape[0], -1))
+        return _kernels.stabilise(flat, self.epsilon_per_sample(D), self.sign == "signed").reshape(D.shape)
 
     def __str__(self):
         if self.epsilon == 0:

@@ -55,7 +55,17 @@ CONV_CASES = [
     dict(c=3, o=2, k=(2, 3), stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=1, hw=(6, 7)),
     dict(c=4, o=4, k=(3, 3), stride=1, padding=1, dilation=1, groups=4, hw=(5, 5)),
     dict(c=3, o=5, k=(1, 1), stride=1, padding=0, dilation=1, groups=1, hw=(4, 3)),
+    # stride 1 with >= 8 channels per group: the shifted-view GEMM path
+    dict(c=8, o=5, k=(3, 3), stride=1, padding=1, dilation=1, groups=1, hw=(6, 5)),
+    dict(c=16, o=6, k=(3, 2), stride=1, padding=(2, 0), dilation=(2, 1), groups=2, hw=(7, 6)),
+    dict(c=8, o=4, k=(1, 1), stride=1, padding=0, dilation=1, groups=1, hw=(3, 4)),
+    dict(c=12, o=3, k=(2, 3), stride=(1, 1), padding=(0, 1), dilation=(1, 2), groups=1, hw=(5, 7)),
 ]
+
+
+def test_both_conv_algorithms_are_covered():
+    shifted = [make_conv(case)[0]._uses_shifted_views() for case in CONV_CASES]
+    assert any(shifted) and not all(shifted)
 
 
 def make_conv(case, bias=True, dtype=np.float64):
@@ -247,3 +257,34 @@ def test_parameters_are_read_only_copies():
     assert layer.W[0, 0] == 1
     with pytest.raises(ValueError):
         layer.W[0, 0] = 2
+
+
+@pytest.mark.parametrize("out_channels", [1, 2])
+def test_shifted_conv_with_one_output_channel_per_group(out_channels):
+    """Tap matrices with a single row or column (strides of length-1 axes are arbitrary in NumPy)."""
+    layer = lr.Conv2d(rng.normal(size=(out_channels, 8, 3, 3)), None, padding=1, groups=out_channels // out_channels)
+    x = rng.normal(size=(2, 8, 5, 4))
+    expected = naive_conv(x, layer.W, None, (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
+    g = rng.normal(size=expected.shape)
+    np.testing.assert_allclose(layer.apply_transpose(g, x.shape[1:])[0].ravel(), layer.matrix(x.shape[1:]).T @ g[0].ravel(), atol=1e-12)
+
+
+def test_gemm_checks_and_transposed_operands():
+    from lrpref._blas import gemm, matmul
+
+    A, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
+    C = np.ones((3, 5))
+    gemm(A, B, C, accumulate=True)
+    np.testing.assert_allclose(C, 1 + A @ B)
+    np.testing.assert_allclose(gemm(A, B, C), A @ B)
+    np.testing.assert_allclose(matmul(B.T, A.T), (A @ B).T)                 # transposed views
+    np.testing.assert_allclose(matmul(A[:, ::2], B[::2]), A[:, ::2] @ B[::2])  # neither: copied
+    np.testing.assert_allclose(matmul(A[:1], B), A[:1] @ B)
+    np.testing.assert_allclose(matmul(A.astype(np.float32), B.astype(np.float32)), A @ B, rtol=1e-5)
+    with pytest.raises(ValueError, match="do not fit"):
+        gemm(A, B.T, C)
+    with pytest.raises(TypeError, match="all float32 or all float64"):
+        gemm(A.astype(np.float32), B, C)
+    with pytest.raises(ValueError, match="C must have contiguous rows"):
+        gemm(A, B, np.ones((5, 3)).T)

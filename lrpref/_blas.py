@@ -29,20 +29,31 @@ __all__ = ["gemm", "matmul"]
 _INT = ctypes.POINTER(ctypes.c_int)
 
 
-def _function(name: str, scalar):
-    capsule = cython_blas.__pyx_capi__[name]
+def _capsule_pointer(capsule) -> int:
+    """The address of the function a SciPy capsule exports."""
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    pointer = get_pointer(capsule, get_name(capsule))
+    return get_pointer(capsule, get_name(capsule))
+
+
+def _function(name: str, scalar):
     S, P = ctypes.POINTER(scalar), ctypes.c_void_p
     # Fortran ?gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, _INT, _INT, _INT, S, P, _INT, P, _INT, S, P, _INT)
-    return prototype(pointer), scalar
+    return prototype(_capsule_pointer(cython_blas.__pyx_capi__[name])), scalar
 
 
 _GEMM = {np.dtype(np.float32): _function("sgemm", ctypes.c_float), np.dtype(np.float64): _function("dgemm", ctypes.c_double)}
+# Fortran ?gemv(trans, m, n, alpha, a, lda, x, incx, beta, y, incy): a single-row product (a batch of one)
+_GEMV = {}
+for _dtype, _name, _scalar in ((np.float32, "sgemv", ctypes.c_float), (np.float64, "dgemv", ctypes.c_double)):
+    _capsule = cython_blas.__pyx_capi__[_name]
+    _pointer_type = ctypes.POINTER(_scalar)
+    _prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, _INT, _INT, _pointer_type, ctypes.c_void_p, _INT, ctypes.c_void_p, _INT,
+                                  _pointer_type, ctypes.c_void_p, _INT)
+    _GEMV[np.dtype(_dtype)] = (_prototype(_capsule_pointer(_capsule)), _scalar)
 
 
 def _column_major(matrix: np.ndarray, name: str) -> tuple[bytes, int]:
@@ -91,10 +102,17 @@ def gemm(A: np.ndarray, B: np.ndarray, C: np.ndarray, accumulate: bool = False) 
         if not accumulate:
             C[...] = 0
         return C
-    function, scalar = _GEMM[A.dtype]
     A, op_a, lda = _operand(A, "A")
     B, op_b, ldb = _operand(B, "B")
     ref, integer = ctypes.byref, ctypes.c_int
+    if M == 1:  # C^T (N) = op_b(B) (N, K) · the row A: a matrix-vector product
+        function, scalar = _GEMV[A.dtype]
+        rows, cols = (N, K) if op_b == b"N" else (K, N)
+        step = A.strides[1] // A.itemsize if K > 1 else 1  # the row's elements, whatever op describes A
+        function(op_b, ref(integer(rows)), ref(integer(cols)), ref(scalar(1.0)), B.ctypes.data, ref(integer(ldb)),
+                 A.ctypes.data, ref(integer(step)), ref(scalar(1.0 if accumulate else 0.0)), C.ctypes.data, ref(integer(1)))
+        return C
+    function, scalar = _GEMM[A.dtype]
     # Column-major BLAS sees the row-major C (M, N) as C^T (N, M) = B^T A^T.
     function(op_b, op_a, ref(integer(N)), ref(integer(M)), ref(integer(K)), ref(scalar(1.0)),
              B.ctypes.data, ref(integer(ldb)), A.ctypes.data, ref(integer(lda)), ref(scalar(1.0 if accumulate else 0.0)),

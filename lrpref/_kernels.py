@@ -23,11 +23,10 @@ def _valid_range(size, stride, offset, extent):
 
 
 @njit(cache=True)
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
-    """``x (N, C, H, W)`` -> ``cols (N, C*kh*kw, ho*wo)``, rows ordered (c, u, v); padding reads 0."""
+def im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
+    """``x (N, C, H, W)`` -> ``cols (N, C*kh*kw, ho*wo)`` (given, overwritten), rows ordered (c, u, v); padding reads 0."""
     n_batch, channels, height, width = x.shape
     rows = channels * kh * kw
-    cols = np.empty((n_batch, rows, ho * wo), dtype=x.dtype)
     for job in range(n_batch * rows):
         n = job // rows
         r = job % rows
@@ -47,7 +46,6 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
             for q in range(q0, q1):
                 out[q] = x[n, c, i, j]
                 j += sw
-    return cols
 
 
 @njit(cache=True)
@@ -76,32 +74,43 @@ def col2im(cols, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo
 
 
 @njit(cache=True)
+def _window_ranges(size, kernel, stride, padding, dilation, extent):
+    """For every output position: its first input position and the range ``[t0, t1)`` of taps inside the input."""
+    start = np.empty(extent, dtype=np.int64)
+    first = np.empty(extent, dtype=np.int64)
+    stop = np.empty(extent, dtype=np.int64)
+    for p in range(extent):
+        origin = p * stride - padding
+        t0 = 0 if origin >= 0 else (-origin + dilation - 1) // dilation
+        t1 = min(kernel, (size - 1 - origin) // dilation + 1)
+        start[p], first[p], stop[p] = origin, t0, max(t1, t0)
+    return start, first, stop
+
+
+@njit(cache=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
     """Window maxima and the flat input index (``i*W + j``) of the first maximum in row-major window order."""
     n_batch, channels, height, width = x.shape
     y = np.empty((n_batch, channels, ho, wo), dtype=x.dtype)
     winner = np.empty((n_batch, channels, ho, wo), dtype=np.int64)
-    for job in range(n_batch * channels):
-        n = job // channels
-        c = job % channels
-        for p in range(ho):
-            for q in range(wo):
-                best = -np.inf
-                best_index = -1
-                for u in range(kh):
-                    i = p * sh + u * dh - ph
-                    if i < 0 or i >= height:
-                        continue
-                    for v in range(kw):
-                        j = q * sw + v * dw - pw
-                        if j < 0 or j >= width:
-                            continue
-                        value = x[n, c, i, j]
-                        if best_index < 0 or value > best:
-                            best = value
-                            best_index = i * width + j
-                y[n, c, p, q] = best
-                winner[n, c, p, q] = best_index
+    rows, row_first, row_stop = _window_ranges(height, kh, sh, ph, dh, ho)
+    cols, col_first, col_stop = _window_ranges(width, kw, sw, pw, dw, wo)
+    for n in range(n_batch):
+        for c in range(channels):
+            image = x[n, c]
+            for p in range(ho):
+                for q in range(wo):
+                    i = rows[p] + row_first[p] * dh
+                    j = cols[q] + col_first[q] * dw
+                    best, best_index = image[i, j], i * width + j
+                    for u in range(row_first[p], row_stop[p]):
+                        i = rows[p] + u * dh
+                        for v in range(col_first[q], col_stop[q]):
+                            j = cols[q] + v * dw
+                            if image[i, j] > best:
+                                best, best_index = image[i, j], i * width + j
+                    y[n, c, p, q] = best
+                    winner[n, c, p, q] = best_index
     return y, winner
 
 
@@ -110,12 +119,11 @@ def scatter_winners(values, winner, height, width):
     """Send ``values (N, C, ho, wo)`` to the winning inputs: ``out[n, c, winner] += values``."""
     n_batch, channels, ho, wo = values.shape
     out = np.zeros((n_batch, channels, height * width), dtype=values.dtype)
-    for job in range(n_batch * channels):
-        n = job // channels
-        c = job % channels
-        for p in range(ho):
-            for q in range(wo):
-                out[n, c, winner[n, c, p, q]] += values[n, c, p, q]
+    for n in range(n_batch):
+        for c in range(channels):
+            for p in range(ho):
+                for q in range(wo):
+                    out[n, c, winner[n, c, p, q]] += values[n, c, p, q]
     return out.reshape((n_batch, channels, height, width))
 
 
@@ -125,27 +133,23 @@ def scatter_ties(x, y, values, kh, kw, sh, sw, ph, pw, dh, dw):
     n_batch, channels, height, width = x.shape
     ho, wo = y.shape[2], y.shape[3]
     out = np.zeros_like(x)
-    for job in range(n_batch * channels):
-        n = job // channels
-        c = job % channels
-        for p in range(ho):
-            for q in range(wo):
-                ties = 0
-                for u in range(kh):
-                    i = p * sh + u * dh - ph
-                    if 0 <= i < height:
-                        for v in range(kw):
-                            j = q * sw + v * dw - pw
-                            if 0 <= j < width and x[n, c, i, j] == y[n, c, p, q]:
+    rows, row_first, row_stop = _window_ranges(height, kh, sh, ph, dh, ho)
+    cols, col_first, col_stop = _window_ranges(width, kw, sw, pw, dw, wo)
+    for n in range(n_batch):
+        for c in range(channels):
+            for p in range(ho):
+                for q in range(wo):
+                    best = y[n, c, p, q]
+                    ties = 0
+                    for u in range(row_first[p], row_stop[p]):
+                        for v in range(col_first[q], col_stop[q]):
+                            if x[n, c, rows[p] + u * dh, cols[q] + v * dw] == best:
                                 ties += 1
-                share = values[n, c, p, q] / ties
-                for u in range(kh):
-                    i = p * sh + u * dh - ph
-                    if 0 <= i < height:
-                        for v in range(kw):
-                            j = q * sw + v * dw - pw
-                            if 0 <= j < width and x[n, c, i, j] == y[n, c, p, q]:
-                                out[n, c, i, j] += share
+                    share = values[n, c, p, q] / ties
+                    for u in range(row_first[p], row_stop[p]):
+                        for v in range(col_first[q], col_stop[q]):
+                            if x[n, c, rows[p] + u * dh, cols[q] + v * dw] == best:
+                                out[n, c, rows[p] + u * dh, cols[q] + v * dw] += share
     return out
 
 

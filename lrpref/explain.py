@@ -41,14 +41,14 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     rules = composite.rules_for(net)
     for k, (layer, layer_rule) in enumerate(zip(net, rules)):
         check_rule(layer, layer_rule, net.where(k))
-    activations = net.record(x)
+    activations, states = net.record(x, states=True)
     output = activations[-1]
     R, target = logit(output, target)
     top = R
     records = [None] * len(net)
     for k in reversed(range(len(net))):
         a, z = activations[k], activations[k + 1]
-        step = propagate(net[k], rules[k], a, z, R, path, net.where(k), max_matrix_bytes)
+        step = propagate(net[k], rules[k], a, z, R, path, net.where(k), max_matrix_bytes, states[k])
         records[k] = LayerRelevance(k, net[k], rules[k], step, R, net.where(k), (a, z) if keep_messages else None)
         R = step.relevance_in
     return Explanation(R, output, target, top, records, method, path, composite.describe())

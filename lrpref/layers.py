@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from . import _blas, _kernels
+from ._scratch import scratch
 from ._validate import check_finite, float_dtype
 
 __all__ = [
@@ -39,6 +40,19 @@ __all__ = [
 _COLUMN_BUFFER_BYTES = 256 * 2**20
 # Stride-1 convolutions with at least this many input channels per group use shifted-view GEMMs instead of im2col.
 _SHIFTED_MIN_CHANNELS = 8
+
+
+def _padded_channels_first(x, padding, hp, wp, name):
+    """``x (N, C, H, W)`` placed at ``padding`` in a zero ``(C, N*hp*wp)`` scratch array (only the border is zeroed)."""
+    n_batch, channels, height, width = x.shape
+    (ph, pw) = padding
+    out = scratch(name, (channels, n_batch, hp, wp), x.dtype)
+    out[:, :, :ph] = 0
+    out[:, :, ph + height:] = 0
+    out[:, :, ph:ph + height, :pw] = 0
+    out[:, :, ph:ph + height, pw + width:] = 0
+    out[:, :, ph:ph + height, pw:pw + width] = x.transpose(1, 0, 2, 3)
+    return out.reshape(channels, -1)
 
 
 class ShapeError(ValueError):
@@ -79,6 +93,10 @@ class Layer:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def forward_with_state(self, x: np.ndarray):
+        """``(y, state)``: the output and what the backward pass can reuse (max-pooling: the winners), or None."""
+        return self.forward(x), None
 
     def vjp(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         """``g @ J(x)`` for every sample: the gradient with respect to the layer input."""
@@ -395,7 +413,9 @@ class Conv2d(Affine):
     def _columns(self, x, ho, wo):
         if self._is_pointwise():
             return x.reshape(x.shape[0], x.shape[1], -1)
-        return _kernels.im2col(np.ascontiguousarray(x), *self._geometry(), ho, wo)
+        cols = scratch("conv.columns", (x.shape[0], x.shape[1] * self.kernel[0] * self.kernel[1], ho * wo), x.dtype)
+        _kernels.im2col(np.ascontiguousarray(x), cols, *self._geometry(), ho, wo)
+        return cols
 
     def _chunks(self, n_batch, in_shape, ho, wo, itemsize):
         per_sample = in_shape[0] * self.kernel[0] * self.kernel[1] * ho * wo * itemsize
@@ -438,35 +458,34 @@ class Conv2d(Affine):
         n_batch, channels, height, width = x.shape
         _, ho, wo = self.output_shape(x.shape[1:])
         hp, wp, offsets, span = self._shifted_layout(x.shape[1:], n_batch)
-        (ph, pw), (o_g, c_g) = self.padding, (self.out_channels // self.groups, self.in_channels // self.groups)
-        padded = np.zeros((channels, n_batch, hp, wp), dtype=x.dtype)
-        padded[:, :, ph:ph + height, pw:pw + width] = x.transpose(1, 0, 2, 3)
-        source = padded.reshape(channels, -1)
-        y = np.zeros((self.out_channels, n_batch * hp * wp), dtype=x.dtype)
+        o_g, c_g = self.out_channels // self.groups, self.in_channels // self.groups
+        source = _padded_channels_first(x, self.padding, hp, wp, "conv.source")
+        y = scratch("conv.target", (self.out_channels, n_batch * hp * wp), x.dtype)
+        y[:, span:] = 0
         taps, _ = self._tap_matrices(weight)
         for g in range(self.groups):
-            for tap, offset in zip(taps[g], offsets):
-                _blas.gemm(tap, source[g * c_g:(g + 1) * c_g, offset:offset + span], y[g * o_g:(g + 1) * o_g, :span], accumulate=True)
+            for k, (tap, offset) in enumerate(zip(taps[g], offsets)):  # the first tap overwrites, the others add
+                _blas.gemm(tap, source[g * c_g:(g + 1) * c_g, offset:offset + span], y[g * o_g:(g + 1) * o_g, :span],
+                           accumulate=k > 0)
         y = y.reshape(self.out_channels, n_batch, hp, wp)[:, :, :ho, :wo]
-        return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
+        return y.transpose(1, 0, 2, 3).copy()  # a copy: y lives in scratch memory
 
     def _apply_transpose_shifted(self, g, weight, in_shape):
         """The adjoint of :meth:`_apply_shifted`: GEMMs with the transposed taps, accumulated into shifted views."""
-        n_batch, _, ho, wo = g.shape
+        n_batch = g.shape[0]
         channels, height, width = in_shape
         hp, wp, offsets, span = self._shifted_layout(in_shape, n_batch)
         (ph, pw), (o_g, c_g) = self.padding, (self.out_channels // self.groups, self.in_channels // self.groups)
-        spread = np.zeros((self.out_channels, n_batch, hp, wp), dtype=g.dtype)
-        spread[:, :, :ho, :wo] = g.transpose(1, 0, 2, 3)
-        source = spread.reshape(self.out_channels, -1)
-        grad = np.zeros((channels, n_batch * hp * wp), dtype=g.dtype)
+        source = _padded_channels_first(g, (0, 0), hp, wp, "conv.source")
+        grad = scratch("conv.target", (channels, n_batch * hp * wp), g.dtype)
+        grad.fill(0)
         _, taps_t = self._tap_matrices(weight)
         for grp in range(self.groups):
             for tap, offset in zip(taps_t[grp], offsets):
                 _blas.gemm(tap, source[grp * o_g:(grp + 1) * o_g, :span], grad[grp * c_g:(grp + 1) * c_g, offset:offset + span],
                            accumulate=True)
         grad = grad.reshape(channels, n_batch, hp, wp)[:, :, ph:ph + height, pw:pw + width]
-        return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
+        return grad.transpose(1, 0, 2, 3).copy()  # a copy: grad lives in scratch memory
 
     def _apply(self, x, weight):
         if self._uses_shifted_views():
@@ -494,7 +513,7 @@ class Conv2d(Affine):
         flat = g.reshape(n_batch, self.out_channels, ho * wo)
         out = np.empty((n_batch, *in_shape), dtype=np.result_type(g, weight))
         for chunk in self._chunks(n_batch, in_shape, ho, wo, g.itemsize):
-            cols = np.empty((flat[chunk].shape[0], c_g * self.groups, ho * wo), dtype=out.dtype)
+            cols = scratch("conv.columns", (flat[chunk].shape[0], c_g * self.groups, ho * wo), out.dtype)
             for n, sample in enumerate(range(n_batch)[chunk]):
                 for grp in range(self.groups):
                     _blas.gemm(rows_t[grp], flat[sample, grp * o_g:(grp + 1) * o_g], cols[n, grp * c_g:(grp + 1) * c_g])
@@ -789,11 +808,17 @@ class MaxPool2d(_Window, Layer):
     def forward(self, x):
         return self.pool(x)[0]
 
-    def route(self, x, values, ties: str = "first"):
-        """Send each window's value to its maximum: the first one (``ties="first"``) or split among ties."""
+    def forward_with_state(self, x):
+        return self.pool(x)
+
+    def route(self, x, values, ties: str = "first", winners=None):
+        """Send each window's value to its maximum: the first one (``ties="first"``) or split among ties.
+
+        ``winners`` (from :meth:`forward_with_state`) saves finding the first maxima again.
+        """
         values = np.ascontiguousarray(values)
         if ties == "first":
-            return _kernels.scatter_winners(values, self.pool(x)[1], *x.shape[2:])
+            return _kernels.scatter_winners(values, self.pool(x)[1] if winners is None else winners, *x.shape[2:])
         if ties == "split":
             x = np.ascontiguousarray(x)
             return _kernels.scatter_ties(x, self.forward(x), values, *self._geometry())

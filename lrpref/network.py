@@ -67,13 +67,19 @@ class Sequential:
         self.shapes(x.shape[1:])
         return x
 
-    def record(self, x) -> list[np.ndarray]:
-        """The forward record ``[x, Y^1, ..., Y^L]`` of a validated batch."""
+    def record(self, x, states: bool = False):
+        """The forward record ``[x, Y^1, ..., Y^L]`` of a validated batch.
+
+        With ``states=True`` also each layer's reusable state (max-pooling: its winners), as
+        ``(activations, states)``.
+        """
         x = self.check_input(x)
-        activations = [x]
+        activations, kept = [x], []
         for layer in self.layers:
-            activations.append(layer.forward(activations[-1]))
-        return activations
+            y, state = layer.forward_with_state(activations[-1]) if states else (layer.forward(activations[-1]), None)
+            activations.append(y)
+            kept.append(state)
+        return (activations, kept) if states else activations
 
     def forward(self, x) -> np.ndarray:
         """The network output (logits) for a batch."""

@@ -215,13 +215,13 @@ def _linear_fast(layer: Affine, rule: LinearRule, a, z, R) -> Step:
     return Step(np.zeros_like(a) if R_in is None else R_in, R, rule, denominators, group_scales, biases, z)
 
 
-def _fast(layer, rule, a, z, R) -> Step:
+def _fast(layer, rule, a, z, R, state=None) -> Step:
     if isinstance(rule, LinearRule):
         return _linear_fast(layer, rule, a, z, R)
     if isinstance(rule, Pass):
         return Step(R.reshape(a.shape), R)
     if isinstance(rule, WinnerTakesAll):
-        return Step(layer.route(a, R, rule.ties), R)
+        return Step(layer.route(a, R, rule.ties, winners=state), R)
     return _linear_fast(layer.window_sum, rule.rule, a, None, R)
 
 
@@ -320,17 +320,18 @@ def messages(layer, rule, a, z, R, where: str = "layer", max_bytes: int | None =
 
 
 def propagate(layer: Layer, rule: Rule, a, z, R, path: str = "fast", where: str = "layer",
-              max_bytes: int | None = None) -> Step:
+              max_bytes: int | None = None, state=None) -> Step:
     """One step down: relevance ``R`` of the layer output to its input ``a`` (batches), with the ledger.
 
-    ``z`` is the layer's forward output for ``a`` (or None). ``path="explicit"`` builds every
-    sample's message matrix (within the memory budget) and takes its column sums.
+    ``z`` is the layer's forward output for ``a`` (or None), ``state`` what its forward pass
+    kept (``Layer.forward_with_state``). ``path="explicit"`` builds every sample's message matrix
+    (within the memory budget) and takes its column sums.
     """
     check_rule(layer, rule, where)
     if isinstance(rule, LinearRule):
         rule.check_input(a, where)
     if path == "fast":
-        return _fast(layer, rule, a, z, R)
+        return _fast(layer, rule, a, z, R, state)
     if path != "explicit":
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")
     steps = []

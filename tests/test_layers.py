@@ -280,7 +280,11 @@ def test_gemm_checks_and_transposed_operands():
     np.testing.assert_allclose(gemm(A, B, C), A @ B)
     np.testing.assert_allclose(matmul(B.T, A.T), (A @ B).T)                 # transposed views
     np.testing.assert_allclose(matmul(A[:, ::2], B[::2]), A[:, ::2] @ B[::2])  # neither: copied
-    np.testing.assert_allclose(matmul(A[:1], B), A[:1] @ B)
+    np.testing.assert_allclose(matmul(A[:1], B), A[:1] @ B)                  # one row: gemv
+    np.testing.assert_allclose(matmul(B.T[:1], A.T), B.T[:1] @ A.T)          # one row of a transposed array
+    row = np.ones((1, 5))
+    gemm(B.T[1:2], B, row, accumulate=True)
+    np.testing.assert_allclose(row, 1 + B.T[1:2] @ B)
     np.testing.assert_allclose(matmul(A.astype(np.float32), B.astype(np.float32)), A @ B, rtol=1e-5)
     with pytest.raises(ValueError, match="do not fit"):
         gemm(A, B.T, C)
@@ -288,3 +292,17 @@ def test_gemm_checks_and_transposed_operands():
         gemm(A.astype(np.float32), B, C)
     with pytest.raises(ValueError, match="C must have contiguous rows"):
         gemm(A, B, np.ones((5, 3)).T)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c['c']}ch-{c['k']}")
+def test_conv_results_never_alias_scratch_memory(case):
+    """Outputs and gradients stay valid after later calls reuse the scratch buffers (batch 1: no transposing copy)."""
+    layer, x = make_conv(case, bias=False)
+    x = x[:1]
+    y = layer.forward(x)
+    g = layer.apply_transpose(y, x.shape[1:])
+    y_copy, g_copy = y.copy(), g.copy()
+    layer.forward(rng.normal(size=x.shape))
+    layer.apply_transpose(rng.normal(size=y.shape), x.shape[1:])
+    np.testing.assert_array_equal(y, y_copy)
+    np.testing.assert_array_equal(g, g_copy)

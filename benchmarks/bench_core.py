@@ -3,8 +3,9 @@
 The baseline is gradient × input in PyTorch, in the same process: ``x.requires_grad_()``,
 ``model(x)``, ``logit[c].sum().backward()``, ``x.grad * x``, with parameters that do not
 require gradients (the fastest honest baseline; ``--param-grads`` also times the default
-``nn.Module`` whose parameters require gradients). Reported: median wall time of ``repeats``
-runs after warm-up, and the ratio lrpref / PyTorch.
+``nn.Module`` whose parameters require gradients). The two run in alternating blocks
+(2 warm-up and 5 timed runs each, ``--blocks`` pairs); reported are the median times and the
+median of the block ratios lrpref / PyTorch.
 
     python benchmarks/bench_core.py                # all four networks, float32 and float64
     python benchmarks/bench_core.py --only vgg16 --dtype float32
@@ -24,15 +25,27 @@ import torch
 import lrpref as lr
 
 
-def time_it(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def paired_times(first, second, blocks, runs=5, warmup=2):
+    """Median times of ``first`` and ``second`` timed in alternating blocks, and the median of the block ratios.
+
+    Each block runs one function ``warmup`` times untimed (after switching libraries, the other
+    one's worker threads are still spinning) and then ``runs`` times timed; blocks of the two
+    alternate ``blocks`` times. Alternating cancels slow drifts of the machine's speed, which on
+    a shared 2-core machine are larger than the differences measured.
+    """
+    def block(fn):
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    pairs = [(block(first), block(second)) for _ in range(blocks)]
+    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
+            statistics.median(a / b for a, b in pairs))
 
 
 # --------------------------------------------------------------------------- architectures
@@ -105,7 +118,7 @@ CASES = {
 }
 
 
-def run_case(name, dtype, repeats, param_grads):
+def run_case(name, dtype, blocks, param_grads):
     spec, shape = CASES[name]
     net, model = build(spec(), dtype)
     x = np.random.default_rng(1).normal(size=shape).astype(dtype)
@@ -129,13 +142,12 @@ def run_case(name, dtype, repeats, param_grads):
     # the same computation: LRP-0 on a ReLU network is gradient × input (spec §3.12)
     lrp0 = lr.explain(net, x, target=target, rule=lr.LRP0()).relevance
     check = np.abs(lrp0 - baseline().detach().numpy()).max() / np.abs(lrp0).max()
-    t_ours = time_it(ours, repeats)
-    t_torch = time_it(baseline, repeats)
-    result = dict(case=name, dtype=np.dtype(dtype).name, lrpref=t_ours, torch=t_torch, ratio=t_ours / t_torch, agreement=check)
+    t_ours, t_torch, ratio = paired_times(ours, baseline, blocks)
+    result = dict(case=name, dtype=np.dtype(dtype).name, lrpref=t_ours, torch=t_torch, ratio=ratio, agreement=check)
     if param_grads:
         for p in model.parameters():
             p.requires_grad_(True)
-        result["torch_param_grads"] = time_it(baseline, repeats)
+        result["torch_param_grads"] = paired_times(baseline, baseline, blocks)[0]
     return result
 
 
@@ -143,7 +155,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=list(CASES), action="append")
     parser.add_argument("--dtype", choices=["float32", "float64"], action="append")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--blocks", type=int, default=5, help="alternating blocks of 5 timed runs each")
     parser.add_argument("--param-grads", action="store_true")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -152,7 +164,7 @@ def main():
     print(header + ("  torch w/ param grads [ms]" if args.param_grads else ""))
     for name in args.only or CASES:
         for dtype in args.dtype or ["float32", "float64"]:
-            r = run_case(name, np.dtype(dtype), args.repeats, args.param_grads)
+            r = run_case(name, np.dtype(dtype), args.blocks, args.param_grads)
             line = (f"{r['case']:10} {r['dtype']:8} {r['lrpref'] * 1e3:12.2f} {r['torch'] * 1e3:11.2f} "
                     f"{r['ratio']:6.2f} {r['agreement']:13.1e}")
             if args.param_grads:

@@ -1,4 +1,4 @@
-"""Matrix products for the fast path, through one BLAS: SciPy's (``scipy.linalg.cython_blas``).
+"""Matrix products for the fast path, through one BLAS.
 
 Two reasons not to use NumPy's ``matmul`` on the fast path:
 
@@ -8,52 +8,109 @@ Two reasons not to use NumPy's ``matmul`` on the fast path:
   view ``x[:, off : off + L]``, so the convolution is one GEMM per tap accumulated into the
   same output (and its transpose one GEMM per tap into shifted views of the input
   gradient) — no im2col copy.
-* NumPy and SciPy usually ship separate OpenBLAS builds, each with its own thread pool;
-  alternating between them makes the pools spin against each other. All of lrpref's
-  products go through this module, so only one pool works.
+* Each BLAS library keeps its own thread pool; alternating between two of them makes the
+  pools spin against each other. All of lrpref's products go through this module.
+
+The library is NumPy's own BLAS when it can be located (the OpenBLAS that NumPy's wheels
+bundle, found through ``threadpoolctl`` and called through its Fortran interface), else
+SciPy's (``scipy.linalg.cython_blas``, the interface SciPy exports for compiled code). Both
+are called through ``ctypes``.
 
 ``gemm(A, B, C, accumulate)`` computes ``C = A @ B`` (or ``C += A @ B``) for 2-D views whose
-rows or columns are contiguous (a transposed view is passed to BLAS as transposed).
-SciPy exports these functions for compiled code; they are called through ``ctypes``.
+rows or columns are contiguous (a transposed view is passed to BLAS as transposed); a single
+row uses ``gemv``.
 """
 
 from __future__ import annotations
 
 import ctypes
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import scipy.linalg.cython_blas as cython_blas
 
-__all__ = ["gemm", "matmul"]
-
-_INT = ctypes.POINTER(ctypes.c_int)
+__all__ = ["gemm", "matmul", "library"]
 
 
-def _capsule_pointer(capsule) -> int:
-    """The address of the function a SciPy capsule exports."""
+@dataclass(frozen=True)
+class Library:
+    """BLAS entry points: ``gemm[dtype]`` and ``gemv[dtype]`` (ctypes functions), and the Fortran integer type."""
+
+    name: str
+    integer: type
+    gemm: dict
+    gemv: dict
+
+
+def _prototypes(integer, scalar):
+    I, S, P = ctypes.POINTER(integer), ctypes.POINTER(scalar), ctypes.c_void_p
+    # ?gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); ?gemv(trans, m, n, alpha, a, lda, x, incx, beta, y, incy)
+    gemm = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, I, I, I, S, P, I, P, I, S, P, I)
+    gemv = ctypes.CFUNCTYPE(None, ctypes.c_char_p, I, I, S, P, I, P, I, S, P, I)
+    return gemm, gemv
+
+
+_SCALARS = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
+
+# How NumPy's PyPI wheels name the Fortran BLAS functions: (prefix, suffix, integer type).
+_NUMPY_SYMBOLS = [("scipy_", "_64_", ctypes.c_int64), ("", "_64_", ctypes.c_int64)]
+
+
+def _numpy_library() -> Library | None:
+    """NumPy's bundled OpenBLAS, if it is loaded and exports a known symbol layout."""
+    try:
+        import threadpoolctl
+
+        paths = [info["filepath"] for info in threadpoolctl.threadpool_info() if info.get("internal_api") == "openblas"]
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+    for path in paths:
+        if not any(part in ("numpy.libs", "numpy") for part in Path(path).parts):  # the copy inside NumPy's own wheel
+            continue
+        handle = ctypes.CDLL(path)
+        for prefix, suffix, integer in _NUMPY_SYMBOLS:
+            names = {dtype: (f"{prefix}{letter}gemm{suffix}", f"{prefix}{letter}gemv{suffix}")
+                     for dtype, (letter, _) in _SCALARS.items()}
+            if all(hasattr(handle, name) for pair in names.values() for name in pair):
+                gemm, gemv = {}, {}
+                for dtype, (gemm_name, gemv_name) in names.items():
+                    gemm_type, gemv_type = _prototypes(integer, _SCALARS[dtype][1])
+                    gemm[dtype] = gemm_type(ctypes.cast(getattr(handle, gemm_name), ctypes.c_void_p).value)
+                    gemv[dtype] = gemv_type(ctypes.cast(getattr(handle, gemv_name), ctypes.c_void_p).value)
+                return Library(f"numpy's {Path(path).name}", integer, gemm, gemv)
+    return None
+
+
+def _scipy_library() -> Library:
+    """SciPy's BLAS through the function pointers of ``scipy.linalg.cython_blas``."""
+    import scipy.linalg.cython_blas as cython_blas
+
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return get_pointer(capsule, get_name(capsule))
+
+    def pointer(name):
+        capsule = cython_blas.__pyx_capi__[name]
+        return get_pointer(capsule, get_name(capsule))
+
+    gemm, gemv = {}, {}
+    for dtype, (letter, scalar) in _SCALARS.items():
+        gemm_type, gemv_type = _prototypes(ctypes.c_int, scalar)
+        gemm[dtype] = gemm_type(pointer(f"{letter}gemm"))
+        gemv[dtype] = gemv_type(pointer(f"{letter}gemv"))
+    return Library("scipy.linalg.cython_blas", ctypes.c_int, gemm, gemv)
 
 
-def _function(name: str, scalar):
-    S, P = ctypes.POINTER(scalar), ctypes.c_void_p
-    # Fortran ?gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-    prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, _INT, _INT, _INT, S, P, _INT, P, _INT, S, P, _INT)
-    return prototype(_capsule_pointer(cython_blas.__pyx_capi__[name])), scalar
+_library: Library | None = None
 
 
-_GEMM = {np.dtype(np.float32): _function("sgemm", ctypes.c_float), np.dtype(np.float64): _function("dgemm", ctypes.c_double)}
-# Fortran ?gemv(trans, m, n, alpha, a, lda, x, incx, beta, y, incy): a single-row product (a batch of one)
-_GEMV = {}
-for _dtype, _name, _scalar in ((np.float32, "sgemv", ctypes.c_float), (np.float64, "dgemv", ctypes.c_double)):
-    _capsule = cython_blas.__pyx_capi__[_name]
-    _pointer_type = ctypes.POINTER(_scalar)
-    _prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, _INT, _INT, _pointer_type, ctypes.c_void_p, _INT, ctypes.c_void_p, _INT,
-                                  _pointer_type, ctypes.c_void_p, _INT)
-    _GEMV[np.dtype(_dtype)] = (_prototype(_capsule_pointer(_capsule)), _scalar)
+def library() -> Library:
+    """The BLAS in use (chosen on first use: NumPy's if it can be located, else SciPy's)."""
+    global _library
+    if _library is None:
+        _library = _numpy_library() or _scipy_library()
+    return _library
 
 
 def _column_major(matrix: np.ndarray, name: str) -> tuple[bytes, int]:
@@ -86,7 +143,7 @@ def gemm(A: np.ndarray, B: np.ndarray, C: np.ndarray, accumulate: bool = False) 
     """``C = A @ B`` (``accumulate=False``) or ``C += A @ B``, in place; ``C`` must have contiguous rows."""
     if A.ndim != 2 or B.ndim != 2 or C.ndim != 2:
         raise ValueError("gemm: A, B and C must be 2-D")
-    if not (A.dtype == B.dtype == C.dtype) or A.dtype not in _GEMM:
+    if not (A.dtype == B.dtype == C.dtype) or A.dtype not in _SCALARS:
         raise TypeError(f"gemm: dtypes {A.dtype}, {B.dtype}, {C.dtype}; all float32 or all float64")
     (M, K), (K2, N) = A.shape, B.shape
     if K != K2 or C.shape != (M, N):
@@ -104,19 +161,20 @@ def gemm(A: np.ndarray, B: np.ndarray, C: np.ndarray, accumulate: bool = False) 
         return C
     A, op_a, lda = _operand(A, "A")
     B, op_b, ldb = _operand(B, "B")
-    ref, integer = ctypes.byref, ctypes.c_int
+    blas = library()
+    scalar = _SCALARS[A.dtype][1]
+    ref, integer = ctypes.byref, blas.integer
+    one, beta = scalar(1.0), scalar(1.0 if accumulate else 0.0)
     if M == 1:  # C^T (N) = op_b(B) (N, K) · the row A: a matrix-vector product
-        function, scalar = _GEMV[A.dtype]
         rows, cols = (N, K) if op_b == b"N" else (K, N)
         step = A.strides[1] // A.itemsize if K > 1 else 1  # the row's elements, whatever op describes A
-        function(op_b, ref(integer(rows)), ref(integer(cols)), ref(scalar(1.0)), B.ctypes.data, ref(integer(ldb)),
-                 A.ctypes.data, ref(integer(step)), ref(scalar(1.0 if accumulate else 0.0)), C.ctypes.data, ref(integer(1)))
+        blas.gemv[A.dtype](op_b, ref(integer(rows)), ref(integer(cols)), ref(one), B.ctypes.data, ref(integer(ldb)),
+                           A.ctypes.data, ref(integer(step)), ref(beta), C.ctypes.data, ref(integer(1)))
         return C
-    function, scalar = _GEMM[A.dtype]
     # Column-major BLAS sees the row-major C (M, N) as C^T (N, M) = B^T A^T.
-    function(op_b, op_a, ref(integer(N)), ref(integer(M)), ref(integer(K)), ref(scalar(1.0)),
-             B.ctypes.data, ref(integer(ldb)), A.ctypes.data, ref(integer(lda)), ref(scalar(1.0 if accumulate else 0.0)),
-             C.ctypes.data, ref(integer(ldc)))
+    blas.gemm[A.dtype](op_b, op_a, ref(integer(N)), ref(integer(M)), ref(integer(K)), ref(one),
+                       B.ctypes.data, ref(integer(ldb)), A.ctypes.data, ref(integer(lda)), ref(beta),
+                       C.ctypes.data, ref(integer(ldc)))
     return C
 
 

@@ -311,7 +311,10 @@ class Affine(Layer):
         return _per_position(bias, out_shape)
 
     def forward(self, x):
-        return self.add_bias(self.apply(x), self.bias)
+        y = self.apply(x)
+        if self.bias is not None:
+            y += self.bias.reshape((1, -1) + (1,) * (y.ndim - 2))  # in place: apply returns a fresh array
+        return y
 
     def vjp(self, x, g):
         return self.apply_transpose(g, x.shape[1:])

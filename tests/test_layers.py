@@ -270,7 +270,30 @@ def test_shifted_conv_with_one_output_channel_per_group(out_channels):
     np.testing.assert_allclose(layer.apply_transpose(g, x.shape[1:])[0].ravel(), layer.matrix(x.shape[1:]).T @ g[0].ravel(), atol=1e-12)
 
 
-def test_gemm_checks_and_transposed_operands():
+@pytest.fixture(params=["default", "scipy"])
+def blas(request, monkeypatch):
+    """Run a test with the BLAS lrpref picks (NumPy's when found) and with SciPy's fallback."""
+    from lrpref import _blas
+
+    if request.param == "scipy":
+        monkeypatch.setattr(_blas, "_library", _blas._scipy_library())
+    return _blas.library()
+
+
+def test_blas_is_numpys_own_when_available():
+    from lrpref import _blas
+
+    assert "numpy" in _blas.library().name  # PyPI's NumPy wheels bundle OpenBLAS; lrpref finds and uses it
+
+
+@pytest.mark.parametrize("case", CONV_CASES[-4:], ids=lambda c: f"{c['c']}ch-{c['k']}")
+def test_conv_with_either_blas(case, blas):
+    layer, x = make_conv(case)
+    expected = naive_conv(x, layer.W, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_gemm_checks_and_transposed_operands(blas):
     from lrpref._blas import gemm, matmul
 
     A, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
@@ -285,7 +308,7 @@ def test_gemm_checks_and_transposed_operands():
     row = np.ones((1, 5))
     gemm(B.T[1:2], B, row, accumulate=True)
     np.testing.assert_allclose(row, 1 + B.T[1:2] @ B)
-    np.testing.assert_allclose(matmul(A.astype(np.float32), B.astype(np.float32)), A @ B, rtol=1e-5)
+    np.testing.assert_allclose(matmul(A.astype(np.float32), B.astype(np.float32)), A @ B, rtol=0, atol=1e-5 * np.abs(A @ B).max())
     with pytest.raises(ValueError, match="do not fit"):
         gemm(A, B.T, C)
     with pytest.raises(TypeError, match="all float32 or all float64"):

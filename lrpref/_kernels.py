@@ -93,6 +93,24 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo):
     n_batch, channels, height, width = x.shape
     y = np.empty((n_batch, channels, ho, wo), dtype=x.dtype)
     winner = np.empty((n_batch, channels, ho, wo), dtype=np.int64)
+    if kh == kw == sh == sw == 2 and ph == pw == 0 and dh == dw == 1:  # the common 2×2 / stride 2 window
+        for n in range(n_batch):
+            for c in range(channels):
+                image = x[n, c]
+                for p in range(ho):
+                    top, bottom = image[2 * p], image[2 * p + 1]
+                    for q in range(wo):
+                        j = 2 * q
+                        best, index = top[j], 2 * p * width + j
+                        if top[j + 1] > best:
+                            best, index = top[j + 1], 2 * p * width + j + 1
+                        if bottom[j] > best:
+                            best, index = bottom[j], (2 * p + 1) * width + j
+                        if bottom[j + 1] > best:
+                            best, index = bottom[j + 1], (2 * p + 1) * width + j + 1
+                        y[n, c, p, q] = best
+                        winner[n, c, p, q] = index
+        return y, winner
     rows, row_first, row_stop = _window_ranges(height, kh, sh, ph, dh, ho)
     cols, col_first, col_stop = _window_ranges(width, kw, sw, pw, dw, wo)
     for n in range(n_batch):
@@ -181,14 +199,20 @@ def stabilise(D, eps, signed):
 
 @njit(cache=True)
 def relevance_scale(R, D, z, eps, signed, where, coefficient):
-    """``s = c R / S`` with ``S`` the stabilised ``D``, and 0 where ``S = 0`` or the selector excludes the neuron.
+    """``s = c R / S`` with ``S`` the stabiliser applied to ``D``, and 0 where ``S = 0`` or the selector excludes the neuron.
 
     ``where`` is 0 (every neuron), 1 (``z > 0``) or -1 (``z < 0``); all arrays (N, M), ``eps (N,)``.
     """
     s = np.empty_like(R)
     for n in range(R.shape[0]):
+        e = eps[n]
+        if where == 0 and signed and e > 0:  # S = D + e·sgn0(D) is never 0: a branch-free loop
+            for m in range(R.shape[1]):
+                d = D[n, m]
+                s[n, m] = coefficient * R[n, m] / (d + (e if d >= 0 else -e))
+            continue
         for m in range(R.shape[1]):
-            S = stabilised(D[n, m], eps[n], signed)
+            S = stabilised(D[n, m], e, signed)
             admitted = where == 0 or (where > 0 and z[n, m] > 0) or (where < 0 and z[n, m] < 0)
             s[n, m] = coefficient * R[n, m] / S if admitted and S != 0 else 0.0
     return s

@@ -5,6 +5,7 @@ Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets``;
 """
 
 from . import config, presets
+from ._scratch import release as release_scratch
 from .canonize import fold_batchnorm
 from .composites import Composite
 from .explain import explain
@@ -24,5 +25,5 @@ __all__ = [
     "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "BatchNorm", "ShapeError",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass", "WinnerTakesAll",
     "Proportional", "Stabiliser", "Composite", "presets", "explain", "fold_batchnorm", "Explanation", "LayerRelevance",
-    "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config",
+    "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config", "release_scratch",
 ]

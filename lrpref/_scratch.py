@@ -31,5 +31,5 @@ def scratch(name: str, shape, dtype) -> np.ndarray:
 
 
 def release() -> None:
-    """Free this thread's scratch buffers."""
+    """Free this thread's scratch buffers (``lrpref.release_scratch``); they are made again when needed."""
     _local.__dict__.pop("buffers", None)

@@ -6,7 +6,7 @@ naming the size. Default 1 GiB.
 
 ``max_scratch_bytes``: the largest temporary buffer of the fast path (im2col columns, padded
 inputs, Winograd tiles) kept for reuse between calls, per thread; larger ones are freed after
-use. ``lrpref._scratch.release()`` frees them all. Default 512 MiB.
+use. ``lrpref.release_scratch()`` frees them all. Default 512 MiB.
 """
 
 max_matrix_bytes: int = 2**30

@@ -300,11 +300,14 @@ class Affine(Layer):
         """Number of stored entries of ``matrix(in_shape)`` (for memory budgets)."""
         return self._matrix_nonzeros(tuple(in_shape))
 
+    @staticmethod
+    def _per_channel(bias, ndim):
+        """``bias`` shaped to broadcast over a batch of ``ndim`` dimensions, channels on axis 1."""
+        return bias.reshape((1, -1) + (1,) * (ndim - 2))
+
     def add_bias(self, y, bias):
         """``y + bias`` with the bias broadcast over the spatial positions of each channel."""
-        if bias is None:
-            return y
-        return y + bias.reshape((1, -1) + (1,) * (y.ndim - 2))
+        return y if bias is None else y + self._per_channel(bias, y.ndim)
 
     def bias_vector(self, out_shape, bias) -> np.ndarray:
         """The bias of every output position, flattened (the unrolled ``b_u`` of spec §11)."""
@@ -313,7 +316,7 @@ class Affine(Layer):
     def forward(self, x):
         y = self.apply(x)
         if self.bias is not None:
-            y += self.bias.reshape((1, -1) + (1,) * (y.ndim - 2))  # in place: apply returns a fresh array
+            y += self._per_channel(self.bias, y.ndim)  # in place: apply returns a fresh array
         return y
 
     def vjp(self, x, g):
@@ -762,14 +765,11 @@ class BatchNorm(Affine):
     def _weight(self, in_shape):
         return self.scale
 
-    def _broadcast(self, weight, ndim):
-        return weight.reshape((1, -1) + (1,) * (ndim - 2))
-
     def _apply(self, x, weight):
-        return x * self._broadcast(weight, x.ndim)
+        return x * self._per_channel(weight, x.ndim)
 
     def _apply_transpose(self, g, weight, in_shape):
-        return g * self._broadcast(weight, g.ndim)
+        return g * self._per_channel(weight, g.ndim)
 
     def _matrix(self, in_shape, weight):
         return sp.diags(_per_position(weight, in_shape), format="csr")

@@ -329,3 +329,15 @@ def test_conv_results_never_alias_scratch_memory(case):
     layer.apply_transpose(rng.normal(size=y.shape), x.shape[1:])
     np.testing.assert_array_equal(y, y_copy)
     np.testing.assert_array_equal(g, g_copy)
+
+
+def test_scratch_memory_is_reused_and_released(monkeypatch):
+    from lrpref import _scratch
+
+    first = _scratch.scratch("test", (4, 5), np.float64)
+    assert _scratch.scratch("test", (2, 3), np.float32).base is first.base  # the same buffer, reused
+    lr.release_scratch()
+    assert _scratch.scratch("test", (4, 5), np.float64).base is not first.base
+    monkeypatch.setattr(lr.config, "max_scratch_bytes", 10)
+    big = _scratch.scratch("big", (100,), np.float64)
+    assert _scratch.scratch("big", (100,), np.float64).base is not big.base  # over the limit: not kept

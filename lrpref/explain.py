@@ -1,35 +1,53 @@
-"""``explain``: relevance of every layer of a network for a batch of inputs."""
+"""``explain``: relevance of every layer of a network for a batch of inputs, by any method."""
 
 from __future__ import annotations
 
+from . import methods
 from .composites import as_composite
 from .explanation import Explanation, LayerRelevance
 from .network import Sequential
-from .propagate import check_rule, propagate
+from .paths import RULES
+from .propagate import check_rule, messages, propagate
 from .tops import logit
 
-__all__ = ["explain"]
+__all__ = ["explain", "METHODS"]
 
-METHODS = ("lrp",)
+METHODS = methods.METHODS
+_LRP_BASED = ("lrp", "clrp") + tuple(methods.LRP_TOPS)
+_USE_REFERENCE = tuple(name for name, spec in methods.MULTIPLIER.items() if spec.factor == "increment" or spec.linearize != "local") \
+    + ("ig", "score-cam")
+_USE_STEPS = ("lid-ig", "sig-lid-taylor", "sig-lid-ig", "sig-lrp-0", "ig", "smoothgrad")
 
 
-def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", keep_messages: bool = False,
-            path: str = "fast", max_matrix_bytes: int | None = None) -> Explanation:
+def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", reference=None, steps: int = 10,
+            riemann: str = "right", keep_messages: bool = False, path: str = "fast", max_matrix_bytes: int | None = None,
+            **options) -> Explanation:
     """Explain the network's output for the batch ``x`` (N, ...), layer by layer.
 
     Parameters
     ----------
     net : Sequential
     x : array (N, ...) of the network's dtype (float32 or float64), finite.
-    target : None (each sample's arg-max), int, N ints, or a float array of the output's
-        shape used as the top relevance itself. LRP starts from ``e_c ⊙ Z`` (spec §2).
-    rule : a rule (applied to every affine layer), a :class:`~lrpref.Composite`, a list of one
-        rule per layer, or None for LRP-0.
-    method : ``"lrp"``.
-    keep_messages : keep the activations so that ``ex.layers[k].messages(n)`` can build the
-        explicit message matrix of sample ``n``.
-    path : ``"fast"`` (layer operators, numba kernels) or ``"explicit"`` (every sample's
+    target : None (each sample's arg-max), int, N ints, or (LRP) a float array of the output's
+        shape used as the top relevance itself.
+    rule : for LRP-based methods, a rule (applied to every affine layer), a
+        :class:`~lrpref.Composite`, a list of one rule per layer, or None (the method's default:
+        LRP-0 for ``"lrp"``).
+    method : one of :data:`METHODS` (see :mod:`lrpref.methods`); default ``"lrp"``.
+    reference : the reference input of reference-based methods (DeepLIFT, IG, the LID family,
+        Score-CAM's baseline): None/0, a number, an array broadcastable to ``x``, ``"blur"`` or
+        ``("blur", sigma)`` (:mod:`lrpref.reference`).
+    steps : number of path samples (LID-IG, SIG tops, IG) or noise samples (SmoothGrad), >= 1.
+    riemann : quadrature along paths, one of ``"right"`` (default), ``"left"``, ``"midpoint"``,
+        ``"trapezoid"``, ``"gauss-legendre"`` (:mod:`lrpref.paths`).
+    keep_messages : (LRP) keep the activations so that ``ex.layers[k].messages(n)`` can build
+        the explicit message matrix of sample ``n``. Multiplier methods keep their
+        linearisations, so their messages are always available.
+    path : (LRP) ``"fast"`` (layer operators, numba kernels) or ``"explicit"`` (every sample's
         message matrix, within ``max_matrix_bytes``); they agree to round-off.
+    **options : method-specific (``methods.OPTIONS``): ``revealcancel``, ``noise``,
+        ``random_state``, ``clrp``, ``clrp_normalise``, ``layer``, ``upsample``, ``outer_relu``,
+        ``convention``, ``batch_size``.
     """
     if not isinstance(net, Sequential):
         raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
@@ -37,6 +55,32 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
         raise ValueError(f"unknown method {method!r}; one of {METHODS}")
     if path not in ("fast", "explicit"):
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")
+    if path == "explicit" and method not in _LRP_BASED:
+        raise ValueError(f"path='explicit' is for LRP rules; method {method!r} builds its message matrices on request "
+                         f"(ex.layers[k].messages(n))")
+    if rule is not None and method not in _LRP_BASED:
+        raise ValueError(f"method {method!r} takes no rule (rules are for the LRP-based methods {_LRP_BASED})")
+    if reference is not None and method not in _USE_REFERENCE:
+        raise ValueError(f"method {method!r} takes no reference input")
+    if method in _USE_STEPS or riemann != "right":
+        if riemann not in RULES:
+            raise ValueError(f"unknown quadrature rule {riemann!r}; one of {RULES}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    x = net.check_input(x)
+
+    def explain_lrp(top, layer_rule, network=net):
+        return _lrp(network, x, top, layer_rule, keep_messages, path, max_matrix_bytes)
+
+    if method == "lrp":
+        if options:
+            raise TypeError(f"method 'lrp' takes no option(s) {sorted(options)}")
+        return _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes)
+    return methods.run(net, x, target, method, rule, reference, steps, riemann, options, explain_lrp)
+
+
+def _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes) -> Explanation:
+    """LRP from ``e_c ⊙ Z`` (``target`` classes) or from an explicit top relevance array (spec §2, §3)."""
     composite = as_composite(rule, net)
     rules = composite.rules_for(net)
     for k, (layer, layer_rule) in enumerate(zip(net, rules)):
@@ -49,6 +93,11 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     for k in reversed(range(len(net))):
         a, z = activations[k], activations[k + 1]
         step = propagate(net[k], rules[k], a, z, R, path, net.where(k), max_matrix_bytes, states[k])
-        records[k] = LayerRelevance(k, net[k], rules[k], step, R, net.where(k), (a, z) if keep_messages else None)
+        message_fn = None
+        if keep_messages:
+            def message_fn(n, max_bytes, k=k, a=a, z=z, R=R):
+                one = slice(n, n + 1)
+                return messages(net[k], rules[k], a[one], z[one], R[one], net.where(k), max_bytes)
+        records[k] = LayerRelevance(k, net[k], rules[k], step, net.where(k), message_fn, (a, z) if keep_messages else None)
         R = step.relevance_in
-    return Explanation(R, output, target, top, records, method, path, composite.describe())
+    return Explanation(R, output, target, top, records, "lrp", path, composite.describe())

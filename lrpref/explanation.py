@@ -2,10 +2,12 @@
 
 ``ex.layers[k]`` describes layer ``k`` of the network: ``relevance_out`` (relevance of its
 output, received from above), ``relevance_in`` (relevance of its input, passed down),
-``absorbed`` (bias / stabiliser / dropped, per upper neuron), for linear rules the
-denominators ``D`` and stabilised denominators ``S`` of every group, and — when the
-explanation was made with ``keep_messages=True`` — ``messages(n)``, the explicit message
-matrix ``M[j, i] = R(i <- j)`` of sample ``n`` (spec ``neural.md`` §1.1).
+``absorbed`` (per upper neuron, by kind: ``bias`` / ``stabiliser`` / ``dropped`` for LRP rules,
+``remainder`` for multiplier methods) and — when the explanation was made with
+``keep_messages=True`` — ``messages(n)``, the explicit message matrix ``M[j, i] = R(i <- j)`` of
+sample ``n`` (spec ``neural.md`` §1.1). What the method computed on the way is there too:
+``denominators``, ``stabilised`` and ``scales`` for LRP rules; ``multiplier``, ``factor_in`` and
+``linearization`` for multiplier methods (DeepLIFT, the LID family, gradients).
 """
 
 from __future__ import annotations
@@ -13,43 +15,42 @@ from __future__ import annotations
 import numpy as np
 
 from .ledger import Ledger, LedgerRow
-from .propagate import ABSORPTION_KINDS, _per_sample_sum, messages
+from .propagate import _per_sample_sum
 
 __all__ = ["Explanation", "LayerRelevance"]
 
 
 class LayerRelevance:
-    """Relevance through one layer (see the module docstring)."""
+    """Relevance through one layer (see the module docstring).
 
-    def __init__(self, index, layer, rule, step, relevance_out, where, activations=None):
+    ``step`` is what the method computed for the layer (``relevance_in``, ``relevance_out``,
+    ``absorbed``, and method-specific details read through this record); ``messages`` builds the
+    message matrix of one sample, or is None when the explanation did not keep what it needs.
+    """
+
+    def __init__(self, index, layer, rule, step, where, messages=None, activations=None):
         self.index = index
         self.layer = layer
         self.rule = rule
-        self.relevance_in = step.relevance_in
-        self.relevance_out = relevance_out
         self.where = where
+        self.relevance_in = step.relevance_in
+        self.relevance_out = step.relevance_out
         self._step = step
+        self._messages = messages
         self._activations = activations  # (input, output) batches, kept with keep_messages=True
 
     @property
     def absorbed(self):
-        """Relevance each output neuron did not pass down: ``.bias``, ``.stabiliser``, ``.dropped``, ``.total``."""
+        """Relevance each output neuron did not pass down, by kind (``.total`` sums them)."""
         return self._step.absorbed
 
-    @property
-    def denominators(self) -> tuple:
-        """Per group of a linear rule, the denominators ``D`` (before the stabiliser), shaped like the output."""
-        return self._step.denominators
-
-    @property
-    def stabilised(self) -> tuple:
-        """Per group, the stabilised denominators ``S``."""
-        return self._step.stabilised
-
-    @property
-    def scales(self) -> tuple:
-        """Per group, ``s = c R / S`` (step 2 of the four-step rule, spec §3.0)."""
-        return self._step.scales
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        step = self.__dict__.get("_step")
+        if step is not None and hasattr(step, name):
+            return getattr(step, name)
+        raise AttributeError(f"{self.__dict__.get('where', 'layer')}: no attribute {name!r} for this method")
 
     @property
     def input(self):
@@ -70,22 +71,21 @@ class LayerRelevance:
     def messages(self, n: int = 0, max_bytes: int | None = None):
         """Message matrix ``M[j, i] = R(i <- j)`` of sample ``n``: rows are this layer's outputs ``j``, columns its inputs ``i``.
 
-        NumPy for Dense layers, ``scipy.sparse`` CSR otherwise. Column sums are
-        ``relevance_in[n]`` (flattened), row sums plus ``absorbed`` are ``relevance_out[n]``.
+        NumPy for Dense layers under LRP, ``scipy.sparse`` CSR otherwise. Column sums are
+        ``relevance_in[n]`` (flattened), row sums plus ``absorbed.total`` are ``relevance_out[n]``.
         Raises ``MatrixTooLarge`` above the memory budget (``lrpref.config.max_matrix_bytes``
         or ``max_bytes``).
         """
-        a, z = self._require_activations()
-        if not -a.shape[0] <= n < a.shape[0]:
-            raise IndexError(f"sample {n} out of range for a batch of {a.shape[0]}")
-        one = slice(n % a.shape[0], n % a.shape[0] + 1)
-        return messages(self.layer, self.rule, a[one], z[one], self.relevance_out[one], self.where, max_bytes)
+        if self._messages is None:
+            self._require_activations()
+        size = self.relevance_in.shape[0]
+        if not -size <= n < size:
+            raise IndexError(f"sample {n} out of range for a batch of {size}")
+        return self._messages(n % size, max_bytes)
 
     def ledger_row(self) -> LedgerRow:
-        absorbed = self.absorbed.per_sample()
         return LedgerRow(f"{self.index:>2} {self.layer.describe()} · {self.rule.describe()}",
-                         _per_sample_sum(self.relevance_out), _per_sample_sum(self.relevance_in),
-                         {kind: absorbed[kind] for kind in ABSORPTION_KINDS})
+                         _per_sample_sum(self.relevance_out), _per_sample_sum(self.relevance_in), self.absorbed.per_sample())
 
     def __repr__(self):
         return f"<LayerRelevance {self.where}, rule {self.rule.describe()}>"
@@ -97,12 +97,12 @@ class Explanation:
     Attributes: ``relevance`` (input relevance, shape of ``x``), ``output`` (the network's
     output), ``target`` (class per sample, or None when an explicit top relevance was given),
     ``top`` (the relevance the explanation starts from), ``layers`` (one
-    :class:`LayerRelevance` per layer), ``rules`` (the rule of every layer), ``method``,
-    ``path``, and ``conservation``, a :class:`~lrpref.ledger.Ledger` with one row per layer,
-    top first.
+    :class:`LayerRelevance` per layer), ``rules`` (the rule or linearisation of every layer),
+    ``method``, ``path``, ``extras`` (method-specific results, e.g. the reference output) and
+    ``conservation``, a :class:`~lrpref.ledger.Ledger` with one row per layer, top first.
     """
 
-    def __init__(self, relevance, output, target, top, layers, method, path, description):
+    def __init__(self, relevance, output, target, top, layers, method, path, description, **extras):
         self.relevance = relevance
         self.output = output
         self.target = target
@@ -112,13 +112,20 @@ class Explanation:
         self.method = method
         self.path = path
         self.description = description
+        self.extras = extras
         self._conservation = None
+
+    def __getattr__(self, name):
+        extras = self.__dict__.get("extras", {})
+        if name in extras:
+            return extras[name]
+        raise AttributeError(f"this {self.__dict__.get('method', '')} explanation has no attribute {name!r}")
 
     @property
     def conservation(self) -> Ledger:
         """Per layer (top first): relevance received, passed down, absorbed by kind, residual."""
         if self._conservation is None:
-            self._conservation = Ledger([record.ledger_row() for record in reversed(self.layers)], ABSORPTION_KINDS)
+            self._conservation = Ledger([record.ledger_row() for record in reversed(self.layers)])
         return self._conservation
 
     def __repr__(self):

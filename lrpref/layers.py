@@ -14,8 +14,9 @@ families:
   :class:`Sigmoid`, :class:`Identity`, :class:`Dropout`) and :class:`Flatten`.
 * :class:`MaxPool2d`.
 
-Every layer has ``forward(x)``, ``vjp(x, g)`` (``g`` times the Jacobian at ``x``) and
-``jacobian(x)``, the explicit local Jacobian at one sample ``x`` (unbatched).
+Every layer has ``forward(x)``, ``vjp(x, g)`` (``g`` times the Jacobian at ``x``),
+``jvp(x, v)`` (the Jacobian at ``x`` times ``v``) and ``jacobian(x)``, the explicit local
+Jacobian at one sample ``x`` (unbatched).
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ class Layer:
         """``g @ J(x)`` for every sample: the gradient with respect to the layer input."""
         raise NotImplementedError
 
+    def jvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``J(x) @ v`` for every sample: the directional derivative along ``v`` (input-shaped)."""
+        raise NotImplementedError
+
     def jacobian(self, x: np.ndarray):
         """The local Jacobian ``dy/dx`` at one (unbatched) sample as an explicit matrix."""
         raise NotImplementedError
@@ -137,6 +142,9 @@ class ElementWise(Layer):
 
     def vjp(self, x, g):
         return g * self.derivative(x)
+
+    def jvp(self, x, v):
+        return v * self.derivative(x)
 
     def jacobian(self, x):
         return sp.diags(self.derivative(x).ravel(), format="csr")
@@ -214,6 +222,9 @@ class Flatten(Layer):
 
     def vjp(self, x, g):
         return g.reshape(x.shape)
+
+    def jvp(self, x, v):
+        return v.reshape(v.shape[0], -1)
 
     def jacobian(self, x):
         return sp.identity(x.size, dtype=x.dtype, format="csr")
@@ -321,6 +332,9 @@ class Affine(Layer):
 
     def vjp(self, x, g):
         return self.apply_transpose(g, x.shape[1:])
+
+    def jvp(self, x, v):
+        return self.apply(v)
 
     def jacobian(self, x):
         return self.matrix(x.shape)
@@ -829,6 +843,16 @@ class MaxPool2d(_Window, Layer):
 
     def vjp(self, x, g):
         return self.route(x, g, "first")
+
+    def gather(self, values, winners):
+        """``values`` (input-shaped) at each window's winner: the forward-mode product of max-pooling."""
+        n_batch, channels = values.shape[:2]
+        flat = values.reshape(n_batch, channels, -1)
+        picked = np.take_along_axis(flat, winners.reshape(n_batch, channels, -1), axis=2)
+        return picked.reshape(winners.shape)
+
+    def jvp(self, x, v):
+        return self.gather(v, self.pool(x)[1])
 
     def selection_matrix(self, x, ties: str = "first"):
         """Explicit selection matrix at one sample ``x`` (C, H, W), built with NumPy alone.

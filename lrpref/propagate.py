@@ -14,7 +14,6 @@ denominators and neurons a group's selector excludes). For every rule
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -33,31 +32,43 @@ class MatrixTooLarge(MemoryError):
     """An explicit matrix would exceed the memory budget (``lrpref.config.max_matrix_bytes``)."""
 
 
-@dataclass(frozen=True)
 class Absorbed:
-    """Relevance an upper neuron did not pass down, by kind; each array is shaped like ``relevance_out``."""
+    """Relevance each upper neuron did not pass down, by kind; each array is shaped like ``relevance_out``.
 
-    bias: np.ndarray
-    stabiliser: np.ndarray
-    dropped: np.ndarray
+    LRP rules report ``bias``, ``stabiliser`` and ``dropped``; multiplier methods a ``remainder``
+    (:mod:`lrpref.chain`). Kinds read as attributes (``absorbed.bias``) or items.
+    """
+
+    def __init__(self, **kinds):
+        self._kinds = kinds
+
+    @property
+    def kinds(self) -> tuple:
+        return tuple(self._kinds)
+
+    def __getattr__(self, name):
+        kinds = self.__dict__.get("_kinds", {})
+        if name in kinds:
+            return kinds[name]
+        raise AttributeError(f"no absorption of kind {name!r}; this record has {tuple(kinds)}")
+
+    def __getitem__(self, kind):
+        if kind not in self._kinds:
+            raise KeyError(f"no absorption of kind {kind!r}; this record has {self.kinds}")
+        return self._kinds[kind]
 
     @property
     def total(self) -> np.ndarray:
-        return self.bias + self.stabiliser + self.dropped
-
-    def __getitem__(self, kind):
-        if kind not in ABSORPTION_KINDS:
-            raise KeyError(f"absorption kinds are {ABSORPTION_KINDS}, not {kind!r}")
-        return getattr(self, kind)
+        return sum(self._kinds.values())
 
     def per_sample(self) -> dict[str, np.ndarray]:
         """Each kind summed over the neurons of every sample."""
-        return {kind: _per_sample_sum(self[kind]) for kind in ABSORPTION_KINDS}
+        return {kind: _per_sample_sum(value) for kind, value in self._kinds.items()}
 
     @classmethod
-    def none(cls, like):
+    def none(cls, like, kinds=ABSORPTION_KINDS):
         zeros = np.zeros_like(like)
-        return cls(zeros, zeros, zeros)
+        return cls(**{kind: zeros for kind in kinds})
 
 
 class Step:
@@ -162,7 +173,7 @@ def absorption(rule: LinearRule, R, denominators, stabilised, biases, z, scales)
             bias_part += s * B
         if rule.stabiliser.epsilon:
             stabiliser_part += s * (S - D)
-    return Absorbed(bias_part, stabiliser_part, R - passed)
+    return Absorbed(bias=bias_part, stabiliser=stabiliser_part, dropped=R - passed)
 
 
 def _group_bias(layer: Affine, group):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._validate import check_finite
 
-__all__ = ["resolve_target", "one_hot", "logit"]
+__all__ = ["resolve_target", "one_hot", "logit", "softmax", "softmax_gradient", "path_softmax_gradient", "multiplier", "top_relevance"]
 
 
 def resolve_target(output: np.ndarray, target):
@@ -63,3 +63,46 @@ def logit(output: np.ndarray, target) -> tuple[np.ndarray, np.ndarray | None]:
     if explicit is not None:
         return explicit, None
     return one_hot(classes, output) * output, classes
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    """``exp(Z − max Z) / sum exp(Z − max Z)`` per sample (spec §1)."""
+    e = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_gradient(Z: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``P'_c = ∂P_c/∂Z = P_c (e_c − P)`` per sample (spec §1; seed 001 eq. 10); it sums to 0."""
+    P = softmax(Z)
+    Pc = P[np.arange(len(P)), classes][:, None]
+    return Pc * (one_hot(classes, Z) - P)
+
+
+def path_softmax_gradient(Z_from, Z_to, classes, ts, weights) -> np.ndarray:
+    """``P̄'_c = sum_k w_k P'_c(Z_from + t_k (Z_to − Z_from))`` (spec §2, SIG)."""
+    dZ = Z_to - Z_from
+    return sum(w * softmax_gradient(Z_from + t * dZ, classes) for t, w in zip(ts, weights))
+
+
+def multiplier(kind: str, Z, Z_ref, classes, ts=None, weights=None) -> np.ndarray:
+    """The top multiplier ``g^L`` of an increment method: ``"increment"`` ``e_c``, ``"st"`` ``P'_c(Z)``, ``"sig"`` ``P̄'_c``."""
+    if kind == "increment":
+        return one_hot(classes, Z)
+    if kind == "st":
+        return softmax_gradient(Z, classes)
+    if kind == "sig":
+        return path_softmax_gradient(np.broadcast_to(Z_ref, Z.shape), Z, classes, ts, weights).astype(Z.dtype)
+    raise ValueError(f"unknown top multiplier {kind!r}")
+
+
+def top_relevance(kind: str, Z, classes, ts=None, weights=None) -> np.ndarray:
+    """Top relevance of an LRP-based method: ``"logit"``, ``"sg"``, ``"st-lrp-0"``, ``"sig-lrp-0"`` (spec §2, §6.5)."""
+    if kind == "logit":
+        return one_hot(classes, Z) * Z
+    if kind == "sg":
+        return softmax_gradient(Z, classes)
+    if kind == "st-lrp-0":
+        return softmax_gradient(Z, classes) * Z
+    if kind == "sig-lrp-0":
+        return path_softmax_gradient(np.zeros_like(Z), Z, classes, ts, weights).astype(Z.dtype) * Z
+    raise ValueError(f"unknown top relevance {kind!r}")

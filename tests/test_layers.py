@@ -341,3 +341,28 @@ def test_scratch_memory_is_reused_and_released(monkeypatch):
     monkeypatch.setattr(lr.config, "max_scratch_bytes", 10)
     big = _scratch.scratch("big", (100,), np.float64)
     assert _scratch.scratch("big", (100,), np.float64).base is not big.base  # over the limit: not kept
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (lr.Conv2d(rng.normal(size=(4, 2, 3, 3)), rng.normal(size=4), stride=2, padding=1), (2, 7, 6)),
+    (lr.Conv2d(rng.normal(size=(3, 8, 3, 3)), rng.normal(size=3), padding=1), (8, 5, 5)),
+    (lr.Dense(rng.normal(size=(4, 6)), rng.normal(size=4)), (6,)),
+    (lr.MaxPool2d(3, 2, 1), (2, 7, 6)), (lr.AvgPool2d(2), (2, 6, 4)), (lr.AdaptiveAvgPool2d(3), (2, 7, 5)),
+    (lr.BatchNorm(rng.normal(size=2), np.ones(2), rng.normal(size=2), rng.normal(size=2)), (2, 3, 3)),
+    (lr.ReLU(), (3, 4)), (lr.Tanh(), (5,)), (lr.Sigmoid(), (2, 2, 2)), (lr.LeakyReLU(0.2), (4,)), (lr.Flatten(), (2, 3, 2)),
+], ids=lambda v: v.describe() if isinstance(v, lr.layers.Layer) else None)
+def test_jvp_vjp_and_jacobian_agree(layer, shape):
+    """<g, J v> = <J^T g, v>, both equal to the explicit Jacobian, and J v is the directional derivative."""
+    x = rng.normal(size=(2, *shape))
+    v = rng.normal(size=x.shape)
+    y = layer.forward(x)
+    g = rng.normal(size=y.shape)
+    Jv, gJ = layer.jvp(x, v), layer.vjp(x, g)
+    assert Jv.shape == y.shape and gJ.shape == x.shape
+    assert np.sum(g * Jv) == pytest.approx(np.sum(gJ * v), rel=1e-12)
+    J = layer.jacobian(x[1])
+    J = J.toarray() if sp.issparse(J) else J
+    np.testing.assert_allclose(Jv[1].ravel(), J @ v[1].ravel(), rtol=1e-12, atol=1e-12)
+    h = 1e-6  # finite differences (no max-pool ties or ReLU kinks with continuous random inputs)
+    numeric = (layer.forward(x + h * v) - layer.forward(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(Jv, numeric, rtol=1e-5, atol=1e-6)

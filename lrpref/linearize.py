@@ -1,0 +1,239 @@
+"""Linearisations: the operator ``D`` a multiplier method uses at each layer (spec ``neural.md`` §4, §6).
+
+DeepLIFT, the LID family, LRP-Taylor and the gradient baselines all propagate a multiplier
+``g`` (a modified gradient) down the network with ``g_in = g_out · D`` and assign
+``R = g ⊙ factor`` (usually the increment ``ΔY``); they differ only in ``D``:
+
+* :func:`local` — the Jacobian at one point (LID-Taylor, LRP-Taylor, gradients; spec §6.1):
+  ``W`` for affine layers, ``diag(f'(x))`` element-wise (``ReLU'(0) = 0``), the first-index
+  arg-max selection for max-pooling.
+* :func:`rescale` — DeepLIFT's Rescale rule (spec §4 (b2)): ``diag(Δy/Δx)`` for element-wise
+  layers, the gradient at the reference where ``|Δx| < 1e-7``; max-pooling in gradient mode.
+* :func:`path_average` — LID-IG (spec §6.3): the Jacobian averaged over points
+  ``Ŷ + t_k ΔY`` of the layer's own straight path, with quadrature weights ``w_k``; affine
+  layers exactly ``W``.
+* :class:`RevealCancel` — DeepLIFT's RevealCancel rule for an element-wise layer together with
+  the affine layer before it (spec §4 (b3)).
+
+Each gives ``vjp(g)`` (``g D``, batched), ``jvp(v)`` (``D v``, batched, for the row sums of the
+messages ``diag(g) D diag(factor)``) and ``matrix(n)`` (``D`` of sample ``n``, explicit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .layers import Affine, ElementWise, Flatten, MaxPool2d
+from .rules import NEGATIVE, POSITIVE
+
+__all__ = ["Linearization", "local", "rescale", "path_average", "RevealCancel", "NEAR_ZERO"]
+
+NEAR_ZERO = 1e-7  # DeepLIFT's NEAR_ZERO_THRESHOLD (spec §4, §10)
+
+
+class Linearization:
+    """``D`` of one layer (or of a fused pair of layers, ``span = 2``) for a batch."""
+
+    span = 1
+
+    def vjp(self, g):
+        raise NotImplementedError
+
+    def jvp(self, v):
+        raise NotImplementedError
+
+    def matrix(self, n):
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class _Diagonal(Linearization):
+    """``D = diag(d)`` with ``d`` batched (element-wise layers)."""
+
+    def __init__(self, d, text):
+        self.d, self.text = d, text
+
+    def vjp(self, g):
+        return g * self.d
+
+    def jvp(self, v):
+        return v * self.d
+
+    def matrix(self, n):
+        return sp.diags(self.d[n].ravel(), format="csr")
+
+    def describe(self):
+        return self.text
+
+
+class _Affine(Linearization):
+    """``D = W``: affine layers, exactly, in every method."""
+
+    def __init__(self, layer, in_shape):
+        self.layer, self.in_shape = layer, tuple(in_shape)
+
+    def vjp(self, g):
+        return self.layer.apply_transpose(g, self.in_shape)
+
+    def jvp(self, v):
+        return self.layer.apply(v)
+
+    def matrix(self, n):
+        return self.layer.matrix(self.in_shape)
+
+    def describe(self):
+        return "W"
+
+
+class _Reshape(Linearization):
+    """Flatten: the identity between shapes."""
+
+    def __init__(self, in_shape, out_shape):
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+
+    def vjp(self, g):
+        return g.reshape(g.shape[0], *self.in_shape)
+
+    def jvp(self, v):
+        return v.reshape(v.shape[0], *self.out_shape)
+
+    def matrix(self, n):
+        return sp.identity(int(np.prod(self.in_shape)), format="csr")
+
+    def describe(self):
+        return "reshape"
+
+
+class _Selections(Linearization):
+    """Max-pooling: a weighted average of arg-max selections (one selection for a single point)."""
+
+    def __init__(self, layer, points, winners, weights, text):
+        self.layer, self.points, self.winners, self.weights, self.text = layer, points, winners, weights, text
+
+    def vjp(self, g):
+        total = None
+        for winners, w in zip(self.winners, self.weights):
+            part = self.layer.route(self.points[0], g * g.dtype.type(w), "first", winners=winners)
+            total = part if total is None else total + part
+        return total
+
+    def jvp(self, v):
+        total = None
+        for winners, w in zip(self.winners, self.weights):
+            part = self.layer.gather(v, winners) * v.dtype.type(w)
+            total = part if total is None else total + part
+        return total
+
+    def matrix(self, n):
+        total = None
+        for point, w in zip(self.points, self.weights):
+            part = self.layer.selection_matrix(point[n], "first") * w
+            total = part if total is None else total + part
+        return total.tocsr()
+
+    def describe(self):
+        return self.text
+
+
+def local(layer, x, state=None) -> Linearization:
+    """The Jacobian of ``layer`` at its input ``x`` (``state``: the max-pooling winners, if known)."""
+    if isinstance(layer, Affine):
+        return _Affine(layer, x.shape[1:])
+    if isinstance(layer, Flatten):
+        return _Reshape(x.shape[1:], layer.output_shape(x.shape[1:]))
+    if isinstance(layer, ElementWise):
+        return _Diagonal(layer.derivative(x), "f'(x)")
+    if isinstance(layer, MaxPool2d):
+        return _Selections(layer, [x], [layer.pool(x)[1] if state is None else state], [1.0], "arg-max at x")
+    raise TypeError(f"no linearisation for {layer.describe()}")
+
+
+def rescale(layer, x, x_ref, y, y_ref, state=None) -> Linearization:
+    """DeepLIFT Rescale (spec §4 (b2)): ``Δy/Δx`` element-wise (gradient at the reference where ``|Δx| < 1e-7``);
+    affine layers ``W``; max-pooling in gradient mode (the arg-max at ``x``, spec §4 (b4))."""
+    if not isinstance(layer, ElementWise):
+        return local(layer, x, state)
+    dx, dy = x - x_ref, y - y_ref
+    near = np.abs(dx) < NEAR_ZERO
+    multiplier = np.where(near, layer.derivative(x_ref), dy / np.where(near, 1, dx))
+    return _Diagonal(multiplier.astype(x.dtype, copy=False), "Δy/Δx")
+
+
+def path_average(layer, x, x_ref, ts, weights) -> Linearization:
+    """LID-IG (spec §6.3): ``sum_k w_k D(x̂ + t_k Δx)`` on the layer's own straight path; affine layers ``W``."""
+    if isinstance(layer, (Affine, Flatten)):
+        return local(layer, x)
+    text = f"path average of D ({len(ts)} points)"
+    dx = x - x_ref
+    points = [x_ref + x.dtype.type(t) * dx for t in ts]
+    if isinstance(layer, ElementWise):
+        d = sum(x.dtype.type(w) * layer.derivative(point) for point, w in zip(points, weights))
+        return _Diagonal(d, text)
+    if isinstance(layer, MaxPool2d):
+        return _Selections(layer, points, [layer.pool(point)[1] for point in points], list(weights), text)
+    raise TypeError(f"no linearisation for {layer.describe()}")
+
+
+class RevealCancel(Linearization):
+    """DeepLIFT RevealCancel (spec §4 (b3)) for an affine layer followed by an element-wise one.
+
+    With ``Δz⁺_j = sum_i (w_ji Δa_i)⁺`` and ``Δz⁻_j = sum_i (w_ji Δa_i)⁻`` (the bias has no
+    increment) and ``f`` the activation at reference pre-activation ``ẑ``:
+    ``Δy⁺ = ½(f(ẑ+Δz⁺) − f(ẑ)) + ½(f(ẑ+Δz⁻+Δz⁺) − f(ẑ+Δz⁻))``, ``Δy⁻`` symmetrically, so
+    ``Δy⁺ + Δy⁻ = Δy``; multipliers ``m± = Δy±/Δz±`` (the denominator moved ±1e-7 away from 0
+    where ``|Δz±| < 5e-8``, DeepLIFT's pseudocount). The pair's operator is
+    ``D_ji = m⁺_j w_ji [w_ji Δa_i > 0] + m⁻_j w_ji [w_ji Δa_i < 0]`` (and ``½(m⁺+m⁻) w_ji``
+    where ``Δa_i = 0``, DeepLIFT's convention, which only shows in the multipliers).
+    """
+
+    span = 2
+
+    def __init__(self, affine: Affine, activation: ElementWise, a, a_ref, z_ref):
+        self.affine, self.activation = affine, activation
+        self.in_shape = a.shape[1:]
+        da = a - a_ref
+        self.positive, self.negative = np.maximum(da, 0), np.minimum(da, 0)
+        up = affine.apply(self.positive, POSITIVE) + affine.apply(self.negative, NEGATIVE)      # Δz⁺
+        down = affine.apply(self.positive, NEGATIVE) + affine.apply(self.negative, POSITIVE)    # Δz⁻
+        f = activation.function
+        y_up = 0.5 * (f(z_ref + up) - f(z_ref)) + 0.5 * (f(z_ref + down + up) - f(z_ref + down))
+        y_down = 0.5 * (f(z_ref + down) - f(z_ref)) + 0.5 * (f(z_ref + up + down) - f(z_ref + up))
+        self.m_up, self.m_down = y_up / _pseudocount(up), y_down / _pseudocount(down)
+        self.dz_up, self.dz_down = up, down
+        self.sign = np.sign(da)
+
+    def vjp(self, g):
+        T = lambda s, rho: self.affine.apply_transpose(s, self.in_shape, rho)  # noqa: E731
+        gu, gd = g * self.m_up, g * self.m_down
+        if_positive = T(gu, POSITIVE) + T(gd, NEGATIVE)
+        if_negative = T(gu, NEGATIVE) + T(gd, POSITIVE)
+        return np.where(self.sign > 0, if_positive, np.where(self.sign < 0, if_negative, 0.5 * (if_positive + if_negative)))
+
+    def jvp(self, v):
+        """Row sums of the pair's messages per unit multiplier: ``m⁺ Δz⁺ + m⁻ Δz⁻`` (``v`` is ``Δa``)."""
+        return self.m_up * self.dz_up + self.m_down * self.dz_down
+
+    def matrix(self, n):
+        W_pos, W_neg = self.affine.matrix(self.in_shape, POSITIVE), self.affine.matrix(self.in_shape, NEGATIVE)
+        W = self.affine.matrix(self.in_shape)
+        sign = self.sign[n].ravel()
+        cols = lambda mask: sp.diags(mask.astype(float))  # noqa: E731
+        rows = lambda m: sp.diags(m[n].ravel())  # noqa: E731
+        if not sp.issparse(W):
+            W_pos, W_neg, W = sp.csr_matrix(W_pos), sp.csr_matrix(W_neg), sp.csr_matrix(W)
+        D = (rows(self.m_up) @ (W_pos @ cols(sign > 0) + W_neg @ cols(sign < 0))
+             + rows(self.m_down) @ (W_neg @ cols(sign > 0) + W_pos @ cols(sign < 0))
+             + 0.5 * rows(self.m_up + self.m_down) @ W @ cols(sign == 0))
+        return D.tocsr()
+
+    def describe(self):
+        return "RevealCancel (with the affine layer)"
+
+
+def _pseudocount(t):
+    """DeepLIFT's ``pseudocount_near_zero``: ``t ± 1e-7`` (sign of ``t``, ``+`` at 0) where ``|t| < 5e-8``."""
+    near = np.abs(t) < 0.5 * NEAR_ZERO
+    return np.where(near, t + np.where(t >= 0, NEAR_ZERO, -NEAR_ZERO), t)

@@ -1,0 +1,332 @@
+"""What each ``method`` of :func:`lrpref.explain` computes (spec ``neural.md`` §2, §4–§8, §6.5).
+
+Multiplier methods (:mod:`lrpref.chain`): a top multiplier ``g^L``, a linearisation ``D`` per
+layer (:mod:`lrpref.linearize`) and a factor per layer, ``R(Y^l) = g^{l+1} ⊙ factor^l``:
+
+=======================  =============  ==========================  ==========================
+method                   top ``g^L``    linearisation ``D``          factor
+=======================  =============  ==========================  ==========================
+``deeplift``             ``e_c``        Rescale (max-pool: gradient) ``ΔY``
+``deeplift-revealcancel`` ``e_c``       RevealCancel after affine    ``ΔY``
+``lid-taylor``           ``e_c``        Jacobian at ``x``            ``ΔY``
+``lrp-taylor``           ``e_c``        Jacobian at ``x``            ``Y`` (``Ŷ := 0``, spec §6.2)
+``lid-ig``               ``e_c``        path-averaged Jacobian       ``ΔY``
+``st-lid-taylor``        ``P'_c(Z)``    Jacobian at ``x``            ``ΔY``
+``sig-lid-taylor``       ``P̄'_c``       Jacobian at ``x``            ``ΔY``
+``sig-lid-ig``           ``P̄'_c``       path-averaged Jacobian       ``ΔY``
+``gradient-x-input``     ``e_c``        Jacobian at ``x``            ``Y``
+``gradient``             ``e_c``        Jacobian at ``x``            the gradient (``R = g²``)
+=======================  =============  ==========================  ==========================
+
+Averaged over points (the same engine, weighted): ``ig`` (Jacobians at ``x̂ + t_k Δx``, factor
+``ΔY``; spec §5) and ``smoothgrad`` (gradients at noisy copies of ``x``; ``R`` = the mean
+gradient).
+
+LRP with another top layer (:mod:`lrpref.tops`): ``sg-lrp-0`` (``P'_c``), ``sg-lrp-zp`` (``P'_c``,
+z⁺ rule), ``st-lrp-0`` (``P'_c ⊙ Z``), ``sig-lrp-0`` (``P̄'_c ⊙ Z`` on ``0 → Z``), and ``clrp``
+(spec §7.2). CAM baselines: ``grad-cam``, ``layer-cam``, ``score-cam`` (:mod:`lrpref.cam`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cam, tops
+from .chain import FUSED, ChainStep, PassStep, propagate_chain
+from .explanation import Explanation, LayerRelevance
+from .layers import Affine, Dense, ElementWise
+from .linearize import RevealCancel, local, path_average, rescale
+from .network import Sequential
+from .paths import quadrature
+from .propagate import Absorbed
+from .reference import resolve_reference
+from .rules import Epsilon, ZPlus
+
+__all__ = ["METHODS", "run"]
+
+
+@dataclass(frozen=True)
+class _Multiplier:
+    top: str          # "logit" (e_c with factor Y), "increment", "st", "sig"
+    linearize: str    # "local", "rescale", "path", "revealcancel"
+    factor: str       # "increment", "activation", "multiplier"
+    conserves: bool = True  # False: a gradient baseline, no absorption to report
+
+
+MULTIPLIER = {
+    "deeplift": _Multiplier("increment", "rescale", "increment"),
+    "deeplift-revealcancel": _Multiplier("increment", "revealcancel", "increment"),
+    "lid-taylor": _Multiplier("increment", "local", "increment"),
+    "lrp-taylor": _Multiplier("logit", "local", "activation"),
+    "lid-ig": _Multiplier("increment", "path", "increment"),
+    "st-lid-taylor": _Multiplier("st", "local", "increment"),
+    "sig-lid-taylor": _Multiplier("sig", "local", "increment"),
+    "sig-lid-ig": _Multiplier("sig", "path", "increment"),
+    "gradient-x-input": _Multiplier("logit", "local", "activation"),
+    "gradient": _Multiplier("logit", "local", "multiplier", conserves=False),
+}
+
+# LRP with a softmax-based top layer: top relevance and default rule ("ε-fused": ε = 1e-9, spec §6.5, §15.17)
+LRP_TOPS = {
+    "sg-lrp-0": ("sg", Epsilon(1e-9)),
+    "sg-lrp-zp": ("sg", ZPlus()),
+    "st-lrp-0": ("st-lrp-0", Epsilon(1e-9)),
+    "sig-lrp-0": ("sig-lrp-0", Epsilon(1e-9)),
+}
+
+METHODS = ("lrp",) + tuple(LRP_TOPS) + tuple(MULTIPLIER) + ("ig", "smoothgrad", "clrp", "grad-cam", "layer-cam", "score-cam")
+
+# method -> the keyword options it takes beyond the common ones, with their defaults
+OPTIONS = {
+    "deeplift-revealcancel": {"revealcancel": "all"},
+    "smoothgrad": {"noise": 0.15, "random_state": None},
+    "clrp": {"clrp": "clrp1", "clrp_normalise": True},
+    "grad-cam": {"layer": None, "upsample": True},
+    "layer-cam": {"layer": None, "upsample": True, "outer_relu": True},
+    "score-cam": {"layer": None, "upsample": True, "convention": "paper", "batch_size": 64},
+}
+
+
+class _Named:
+    """A label standing in for a rule in records and ledgers."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def describe(self):
+        return self.text
+
+    __repr__ = describe
+
+
+def _classes(output, target, method):
+    classes, explicit = tops.resolve_target(output, target)
+    if explicit is not None:
+        raise ValueError(f"method {method!r} needs class indices as target, not an explicit top relevance array")
+    return classes
+
+
+def _records(net, steps, rules, with_messages=True):
+    return [LayerRelevance(k, net[k], rules[k], step, net.where(k), step.messages if with_messages else None)
+            for k, step in enumerate(steps)]
+
+
+# --------------------------------------------------------------------------- multiplier methods
+
+
+def _linearizations(net, spec, activations, states, reference_acts, ts, weights, option):
+    layers, lins = list(net), []
+    k = 0
+    while k < len(layers):
+        layer, a = layers[k], activations[k]
+        if spec.linearize == "local":
+            lins.append(local(layer, a, states[k]))
+        elif spec.linearize == "path":
+            lins.append(path_average(layer, a, reference_acts[k], ts, weights))
+        elif (spec.linearize == "revealcancel" and isinstance(layer, Affine) and k + 1 < len(layers)
+              and isinstance(layers[k + 1], ElementWise) and (option == "all" or isinstance(layer, Dense))):
+            lins += [RevealCancel(layer, layers[k + 1], a, reference_acts[k], reference_acts[k + 1]), FUSED]
+            k += 2
+            continue
+        else:
+            lins.append(rescale(layer, a, reference_acts[k], activations[k + 1], reference_acts[k + 1], states[k]))
+        k += 1
+    return lins
+
+
+def _multiplier_method(net, x, target, name, reference, steps, riemann, options):
+    spec = MULTIPLIER[name]
+    activations, states = net.record(x, states=True)
+    Z = activations[-1]
+    classes = _classes(Z, target, name)
+    needs_reference = spec.factor == "increment" or spec.linearize != "local"
+    ref = resolve_reference(reference, x) if needs_reference else None
+    reference_acts = net.record(ref) if needs_reference else None
+    ts, weights = quadrature(steps, riemann) if (spec.linearize == "path" or spec.top == "sig") else (None, None)
+    top_kind = "increment" if spec.top == "logit" else spec.top
+    g_top = tops.multiplier(top_kind, Z, None if ref is None else reference_acts[-1], classes, ts, weights)
+    lins = _linearizations(net, spec, activations, states, reference_acts, ts, weights, options.get("revealcancel"))
+    if spec.factor == "increment":
+        factors = [a - a_ref for a, a_ref in zip(activations, reference_acts)]
+    elif spec.factor == "activation":
+        factors = activations
+    else:
+        factors = "multiplier"
+    chain_steps = propagate_chain(lins, g_top, factors)
+    if not spec.conserves:
+        for step in chain_steps:
+            step.absorbed = Absorbed()
+    rules = [_Named("pass (RevealCancel with the layer below)") if lin is FUSED else lin for lin in lins]
+    extras = {}
+    if needs_reference:
+        extras.update(reference=ref, reference_output=reference_acts[-1])
+    top = chain_steps[-1].relevance_out
+    return Explanation(chain_steps[0].relevance_in, Z, classes, top, _records(net, chain_steps, rules), name, "fast",
+                       _describe(name, steps, riemann, spec), **extras)
+
+
+def _describe(name, steps, riemann, spec):
+    if spec.linearize == "path" or spec.top == "sig":
+        return f"{name}, {steps} steps, {riemann} rule"
+    return name
+
+
+# --------------------------------------------------------------------------- averaged over points: IG, SmoothGrad
+
+
+class _AveragedStep:
+    """One layer of an averaged method: relevance, remainder (accumulated over the points), messages recomputed on demand."""
+
+    def __init__(self, relevance_in, relevance_out, multiplier, remainder, message_terms):
+        self.relevance_in, self.relevance_out, self.multiplier = relevance_in, relevance_out, multiplier
+        self.absorbed = Absorbed() if remainder is None else Absorbed(remainder=remainder)
+        self._message_terms = message_terms
+
+    def messages(self, n, where="layer", max_bytes=None):
+        return self._message_terms(n).messages(0, where, max_bytes)
+
+
+def _averaged(net, points, weights, factors, classes, conserves):
+    """``R(Y^l) = (sum_k w_k g^{l+1}_k) ⊙ factor^l`` with ``g_k`` the gradients at ``points[k]`` (see :mod:`lrpref.chain`)."""
+
+    def chains(rows):
+        """Per point: weight, linearisations and chain steps (factor 1: ``relevance_in`` is the multiplier)."""
+        for point, w in zip(points, weights):
+            acts, states = net.record(point[rows], states=True)
+            lins = [local(layer, a, state) for layer, a, state in zip(net, acts, states)]
+            yield w, lins, propagate_chain(lins, tops.one_hot(classes[rows], acts[-1]), [np.ones_like(a) for a in acts])
+
+    n_layers = len(net)
+    g_in, g_out, rows_sum = [0.0] * n_layers, [0.0] * n_layers, [0.0] * n_layers
+    for w, lins, steps in chains(slice(None)):
+        for k, (D, step) in enumerate(zip(lins, steps)):
+            g_in[k] = g_in[k] + w * step.relevance_in
+            g_out[k] = g_out[k] + w * step.multiplier
+            if conserves:
+                rows_sum[k] = rows_sum[k] + w * step.multiplier * D.jvp(factors[k])
+
+    def message_terms(k):
+        def build(n):
+            one = slice(n, n + 1)
+            return ChainStep(None, None, [(w, lins[k], steps[k].multiplier) for w, lins, steps in chains(one)], factors[k][one])
+        return build
+
+    result = []
+    for k in range(n_layers):
+        R_out = g_out[k] * factors[k + 1]
+        remainder = R_out - rows_sum[k] if conserves else None
+        result.append(_AveragedStep(g_in[k] * factors[k], R_out, g_out[k], remainder, message_terms(k)))
+    return result
+
+
+def _ig(net, x, target, reference, steps, riemann):
+    """Integrated Gradients (spec §5): ``(x − x̂) ⊙ sum_k w_k ∇F(x̂ + t_k (x − x̂))``; at hidden layers the same
+    path-averaged gradient times the increment of the layer (spec §5, "intermediate-layer IG")."""
+    activations = net.record(x)
+    output = activations[-1]
+    classes = _classes(output, target, "ig")
+    ref = resolve_reference(reference, x)
+    reference_acts = net.record(ref)
+    ts, weights = quadrature(steps, riemann)
+    points = [ref + x.dtype.type(t) * (x - ref) for t in ts]
+    factors = [a - a_ref for a, a_ref in zip(activations, reference_acts)]
+    layer_steps = _averaged(net, points, weights, factors, classes, conserves=True)
+    rules = [_Named(f"IG: Jacobians on the input path ({steps} points, {riemann})") for _ in net]
+    relevance = layer_steps[0].relevance_in
+    expected = factors[-1][np.arange(len(x)), classes]
+    completeness = relevance.reshape(len(x), -1).sum(1) - expected
+    return Explanation(relevance, output, classes, layer_steps[-1].relevance_out, _records(net, layer_steps, rules), "ig",
+                       "fast", f"ig, {steps} steps, {riemann} rule", reference=ref, reference_output=reference_acts[-1],
+                       completeness_error=completeness)
+
+
+def _smoothgrad(net, x, target, steps, noise, random_state):
+    """SmoothGrad (Smilkov et al. 2017): the gradient averaged over ``steps`` copies ``x + ε``, ``ε ~ N(0, σ²)`` with
+    ``σ = noise · (max x − min x)`` per sample; at every layer the averaged gradient of that layer."""
+    activations = net.record(x)
+    output = activations[-1]
+    classes = _classes(output, target, "smoothgrad")
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"smoothgrad: noise must be a number >= 0 (a fraction of each sample's value range), got {noise}")
+    rng = np.random.default_rng(random_state)
+    flat = x.reshape(len(x), -1)
+    sigma = (noise * (flat.max(1) - flat.min(1))).reshape((-1,) + (1,) * (x.ndim - 1)).astype(x.dtype)
+    points = [x + rng.standard_normal(size=x.shape).astype(x.dtype) * sigma for _ in range(steps)]
+    layer_steps = _averaged(net, points, np.full(steps, 1.0 / steps), [np.ones_like(a) for a in activations], classes,
+                            conserves=False)
+    rules = [_Named(f"SmoothGrad: mean gradient over {steps} noisy copies (σ = {noise:g} of the range)") for _ in net]
+    return Explanation(layer_steps[0].relevance_in, output, classes, layer_steps[-1].relevance_out,
+                       _records(net, layer_steps, rules), "smoothgrad", "fast", f"smoothgrad, {steps} samples, noise {noise:g}")
+
+
+# --------------------------------------------------------------------------- LRP with other tops, CLRP
+
+
+def _lrp_with_top(net, x, target, name, rule, steps, riemann, explain_lrp):
+    """LRP from a softmax-based top relevance (spec §2, §6.5, §7.1): SG ``P'_c``, ST ``P'_c ⊙ Z``, SIG ``P̄'_c ⊙ Z``."""
+    kind, default_rule = LRP_TOPS[name]
+    output = net.forward(x)
+    classes = _classes(output, target, name)
+    ts, weights = quadrature(steps, riemann) if kind == "sig-lrp-0" else (None, None)
+    ex = explain_lrp(tops.top_relevance(kind, output, classes, ts, weights), default_rule if rule is None else rule)
+    ex.method, ex.target = name, classes
+    return ex
+
+
+def _clrp(net, x, target, rule, clrp, clrp_normalise, explain_lrp):
+    """CLRP (Gu et al. 2018; spec §7.2): ``max(0, R/ΣR − R_dual/ΣR_dual)`` (official code) or ``max(0, R − R_dual)``.
+
+    Target pass from ``|e_c ⊙ Z|``; dual: CLRP1 from ``|Z|`` with the target zeroed, CLRP2 from
+    ``|e_c ⊙ Z|`` through the network with the target's last-layer weights negated. Default rule z⁺.
+    """
+    if clrp not in ("clrp1", "clrp2"):
+        raise ValueError(f"clrp must be 'clrp1' or 'clrp2', got {clrp!r}")
+    output = net.forward(x)
+    classes = _classes(output, target, "clrp")
+    rule = ZPlus() if rule is None else rule
+    e = tops.one_hot(classes, output)
+    target_pass = explain_lrp(np.abs(e * output), rule)
+    if clrp == "clrp1":
+        dual = explain_lrp(np.abs(output) * (1 - e), rule)
+    else:
+        *body, last = list(net)
+        if not isinstance(last, Dense):
+            raise ValueError("CLRP2 negates the last layer's weights: the network must end with a Dense layer")
+        negated = Sequential(body + [Dense(-last.W, None if last.bias is None else -last.bias)])
+        dual = explain_lrp(np.abs(e * output), rule, negated)
+    R, Rd = target_pass.relevance, dual.relevance
+    if clrp_normalise:
+        total = lambda r: r.reshape(len(r), -1).sum(1).reshape((-1,) + (1,) * (r.ndim - 1))  # noqa: E731
+        contrast = R / np.where(total(R) == 0, 1, total(R)) - Rd / np.where(total(Rd) == 0, 1, total(Rd))
+    else:
+        contrast = R - Rd
+    return Explanation(np.maximum(contrast, 0), output, classes, target_pass.top, target_pass.layers, "clrp", target_pass.path,
+                       f"{clrp}, {'normalised (official code)' if clrp_normalise else 'paper'}, {target_pass.description}",
+                       target_relevance=R, dual=dual)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def run(net, x, target, method, rule, reference, steps, riemann, options, explain_lrp):
+    """Dispatch ``method`` (validated by :func:`lrpref.explain`); ``explain_lrp(top, rule[, net])`` runs LRP from a top relevance."""
+    unknown = set(options) - set(OPTIONS.get(method, {}))
+    if unknown:
+        allowed = sorted(OPTIONS.get(method, {})) or "none"
+        raise TypeError(f"method {method!r} takes no option(s) {sorted(unknown)}; its options: {allowed}")
+    options = {**OPTIONS.get(method, {}), **options}
+    if method in MULTIPLIER:
+        if method == "deeplift-revealcancel" and options["revealcancel"] not in ("all", "dense"):
+            raise ValueError(f"revealcancel must be 'all' or 'dense', got {options['revealcancel']!r}")
+        return _multiplier_method(net, x, target, method, reference, steps, riemann, options)
+    if method == "ig":
+        return _ig(net, x, target, reference, steps, riemann)
+    if method == "smoothgrad":
+        return _smoothgrad(net, x, target, steps, float(options["noise"]), options["random_state"])
+    if method == "clrp":
+        return _clrp(net, x, target, rule, options["clrp"], options["clrp_normalise"], explain_lrp)
+    if method in LRP_TOPS:
+        return _lrp_with_top(net, x, target, method, rule, steps, riemann, explain_lrp)
+    return cam.explain_cam(net, x, target, method, reference, options)

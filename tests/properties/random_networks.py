@@ -33,20 +33,20 @@ def conv_layer(draw, channels, size, rng, bias=True):
 
 
 @st.composite
-def pool_layer(draw, size):
+def pool_layer(draw, size, kinds=("max", "avg")):
     kernel = min(draw(st.integers(2, 3)), *size)
     if kernel < 2:
         return None
     stride = draw(st.integers(1, 2))
     padding = draw(st.integers(0, kernel // 2))
-    if draw(st.booleans()):
+    if draw(st.sampled_from(kinds)) == "max":
         return lr.MaxPool2d(kernel, stride, padding)
     return lr.AvgPool2d(kernel, stride, padding)
 
 
 @st.composite
-def networks(draw, activations=("relu",), bias=True, pooling=True, min_classes=2):
-    """``(net, x)``: a random network and a batch of 1-3 inputs for it."""
+def networks(draw, activations=("relu",), bias=True, pooling=("max", "avg"), min_classes=2):
+    """``(net, x)``: a random network and a batch of 1-3 inputs for it (``pooling``: the kinds drawn, () for none)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     make_activation = {"relu": lr.ReLU, "tanh": lr.Tanh, "leaky": lambda: lr.LeakyReLU(0.1), "sigmoid": lr.Sigmoid}
     layers = []
@@ -59,7 +59,7 @@ def networks(draw, activations=("relu",), bias=True, pooling=True, min_classes=2
             shape = conv.output_shape(shape)
             layers.append(make_activation[draw(st.sampled_from(activations))]())
             if pooling and draw(st.sampled_from([True, True, False])):
-                pool = draw(pool_layer(shape[1:]))
+                pool = draw(pool_layer(shape[1:], pooling))
                 if pool is not None:
                     layers.append(pool)
                     shape = pool.output_shape(shape)

@@ -320,10 +320,13 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
     local = [bag.features_.extract(grey) for _, bag, _ in model.channels]
     codes = [bag.encode(features_u) for (_, bag, _), features_u in zip(model.channels, local)]
     width = sum(bag.n_features_out_ for _, bag, _ in model.channels)
+    kernel = None if model.kernel_matrix is None else model.kernel_matrix.kernel
+    classes = model.classifier.classes_
+    explained = read_classifier(model.classifier, classes[0] if target is None else target, width,
+                                model.training_bow, kernel)  # checks the model before predict uses it
     if target is None:
         target = model.classifier.predict(model.classifier_input(np.concatenate(model.bow_vectors(codes))))[0]
-    explained = read_classifier(model.classifier, target, width, model.training_bow,
-                                None if model.kernel_matrix is None else model.kernel_matrix.kernel)
+        explained = read_classifier(model.classifier, target, width, model.training_bow, kernel)
     expansion = explained.expansion
     x, fx, words, channels, rows, taylor_result = _decompose(expansion, model, local, codes, options)
     reference = model.classifier.decision_function(model.classifier_input(x))

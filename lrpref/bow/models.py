@@ -76,7 +76,7 @@ class ExplainedClassifier:
 def _check_target(classes, target):
     matches = np.flatnonzero(np.asarray(classes) == target)
     if len(matches) != 1:
-        raise ValueError(f"target {target!r} is not one of the classifier's classes_ {list(classes)}")
+        raise ValueError(f"target {target!r} is not one of the classifier's classes_ {np.asarray(classes).tolist()}")
     return int(matches[0])
 
 

@@ -77,9 +77,10 @@ class Explanation:
     pixels : (H, W) ndarray
         Layer-1 relevance :math:`R^{(1)}_q` (channels added; tiles averaged in tiling mode).
     features : (M,) ndarray
-        Layer-2 relevance of the local features, channels concatenated in order.
+        Layer-2 relevance of the local features, channels concatenated in order (tiling
+        mode: averaged over the tiles that hold the feature).
     words : (V,) ndarray
-        Layer-3 relevance of the BoW dimensions.
+        Layer-3 relevance of the BoW dimensions (tiling mode: averaged over the tiles).
     f : float
         The decision value explained (negated when explaining ``classes_[0]`` of a binary model).
     ledger : lrpref.ledger.Ledger

@@ -364,6 +364,7 @@ class KeypointFeatures(BaseEstimator):
 
     LAMBDA_DESCR = 6.0
     N_HIST = 4
+    N_ORI = 8
 
     def __init__(self, upsampling=2, n_octaves=8, n_scales=3, c_dog=0.04 / 3):
         self.upsampling = upsampling
@@ -371,7 +372,7 @@ class KeypointFeatures(BaseEstimator):
         self.n_scales = n_scales
         self.c_dog = c_dog
 
-    dimension = N_HIST * N_HIST * 8
+    dimension = N_HIST * N_HIST * N_ORI
 
     def validate(self):
         if self.upsampling not in (1, 2, 4):
@@ -380,7 +381,7 @@ class KeypointFeatures(BaseEstimator):
     def extract(self, image) -> LocalFeatures:
         self.validate()
         sift = SIFT(upsampling=self.upsampling, n_octaves=self.n_octaves, n_scales=self.n_scales,
-                    c_dog=self.c_dog, lambda_descr=self.LAMBDA_DESCR, n_hist=self.N_HIST)
+                    c_dog=self.c_dog, lambda_descr=self.LAMBDA_DESCR, n_hist=self.N_HIST, n_ori=self.N_ORI)
         try:
             sift.detect_and_extract(image)
         except RuntimeError:  # skimage raises when it finds no keypoint

@@ -170,14 +170,11 @@ class Hellinger(_Additive):
         return np.sqrt(X) @ np.sqrt(Y).T
 
 
-class RBF(Kernel):
-    """:math:`k(x, z) = \\exp(-\\gamma\\lVert x - z\\rVert^2)` (sklearn ``rbf_kernel``).
+class _GammaKernel(Kernel):
+    """A kernel :math:`\\exp(-\\gamma\\,\\mathrm{distance}(x, z))` computed by a scikit-learn function."""
 
-    Gradient (bow.md §3.2, S16): :math:`\\partial_{z_d}k = -2\\gamma\\,(z_d - x_{i,d})\\,k`.
-    """
-
-    name = "rbf"
     differentiable = True
+    gram = None  # the scikit-learn pairwise function, called with gamma
 
     def __init__(self, gamma=1.0):
         if not float(gamma) > 0:
@@ -188,15 +185,28 @@ class RBF(Kernel):
         return {"gamma": self.gamma}
 
     def __call__(self, X, Y):
-        return rbf_kernel(*_pair(X, Y), gamma=self.gamma)
+        return type(self).gram(*_pair(X, Y), gamma=self.gamma)
+
+    def _values(self, support, z):
+        """:math:`k(x_i, z)` for every support vector, (S,)."""
+        return type(self).gram(support, z[None, :], gamma=self.gamma)[:, 0]
+
+
+class RBF(_GammaKernel):
+    """:math:`k(x, z) = \\exp(-\\gamma\\lVert x - z\\rVert^2)` (sklearn ``rbf_kernel``).
+
+    Gradient (bow.md §3.2, S16): :math:`\\partial_{z_d}k = -2\\gamma\\,(z_d - x_{i,d})\\,k`.
+    """
+
+    name = "rbf"
+    gram = rbf_kernel
 
     def gradient(self, support, coef, z):
         support = np.asarray(support)
-        k = rbf_kernel(support, z[None, :], gamma=self.gamma)[:, 0]
-        return -2.0 * self.gamma * ((np.asarray(coef) * k) @ (z[None, :] - support))
+        return -2.0 * self.gamma * ((np.asarray(coef) * self._values(support, z)) @ (z[None, :] - support))
 
 
-class ExpChi2(Kernel):
+class ExpChi2(_GammaKernel):
     """Exponential chi2, :math:`k = \\exp(-\\gamma\\sum_d (z_d-x_d)^2/(z_d+x_d))` (sklearn ``chi2_kernel``).
 
     Gradient (bow.md §3.2, S17):
@@ -205,27 +215,15 @@ class ExpChi2(Kernel):
     """
 
     name = "exp_chi2"
-    differentiable = True
-
-    def __init__(self, gamma=1.0):
-        if not float(gamma) > 0:
-            raise ValueError(f"gamma must be positive, got {gamma!r}")
-        self.gamma = float(gamma)
-
-    def params(self):
-        return {"gamma": self.gamma}
-
-    def __call__(self, X, Y):
-        return chi2_kernel(*_pair(X, Y), gamma=self.gamma)
+    gram = chi2_kernel
 
     def gradient(self, support, coef, z):
         support = np.asarray(support)
-        k = chi2_kernel(support, z[None, :], gamma=self.gamma)[:, 0]
         total = z[None, :] + support
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.where(total > 0, (z[None, :] - support) * (z[None, :] + 3 * support)
                              / np.where(total > 0, total, 1.0) ** 2, 1.0)
-        return -self.gamma * ((np.asarray(coef) * k) @ slope)
+        return -self.gamma * ((np.asarray(coef) * self._values(support, z)) @ slope)
 
 
 class Sum(Kernel):

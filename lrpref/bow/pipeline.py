@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from .coding import SoftCoding
 from .features import DenseFeatures, LocalFeatures, as_grey_image
 from .kernels import Kernel
-from .pooling import check_pooling, normalize, pool
+from .pooling import check_normalization, check_pooling, normalize, pool
 
 __all__ = ["BagOfWords", "KernelMatrix", "as_image_list"]
 
@@ -83,7 +83,7 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         features = clone(self.features) if self.features is not None else DenseFeatures()
         coder = clone(self.coder) if self.coder is not None else SoftCoding()
         check_pooling(self.pooling, coder.signed)
-        normalize(np.zeros(1), self.normalize, self.power)  # validates the normalisation name
+        check_normalization(self.normalize)
         rng = np.random.default_rng(self.random_state)
         per_image = -(-int(self.max_descriptors) // len(images))
         sample = []

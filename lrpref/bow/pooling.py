@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pool", "share_weights", "normalize", "NORMALIZATIONS", "check_pooling"]
+__all__ = ["pool", "share_weights", "normalize", "NORMALIZATIONS", "check_pooling", "check_normalization"]
 
 NORMALIZATIONS = ("none", "l1", "l2", "power", "improved")
 
@@ -30,6 +30,13 @@ def check_pooling(p, signed: bool) -> float:
     if signed and p not in (1.0, np.inf):
         raise ValueError(f"signed codes allow pooling=1 (sum) or inf (max) only, got {p!r} (bow.md §2.4)")
     return p
+
+
+def check_normalization(kind) -> str:
+    """Validate the name of a normalisation (one of :data:`NORMALIZATIONS`)."""
+    if kind not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {kind!r}")
+    return kind
 
 
 def _scaled_powers(codes, p):
@@ -91,8 +98,7 @@ def normalize(pooled, kind="l1", power=0.5) -> np.ndarray:
 
     The zero vector stays zero. Relevance passes through all of them unchanged (bow.md §3.4).
     """
-    if kind not in NORMALIZATIONS:
-        raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {kind!r}")
+    check_normalization(kind)
     x = np.asarray(pooled, dtype=np.float64)
     if kind in ("power", "improved"):
         x = np.sign(x) * np.abs(x) ** power

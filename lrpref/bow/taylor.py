@@ -102,6 +102,17 @@ def _ray(x, target, clip):
     return lambda t: x + t * direction
 
 
+def _first_root(expansion, x, targets, ts, clip, fx, tol, evaluated):
+    """The first root within ``tol`` on the rays from ``x`` towards ``targets`` (tried in order);
+    ``(None, None)`` if none. Every evaluated point is appended to ``evaluated``."""
+    for target in targets:
+        root, value, seen = _bisect_path(expansion, _ray(x, target, clip), ts, fx, tol)
+        evaluated += seen
+        if root is not None and abs(value) <= tol:
+            return root, value
+    return None, None
+
+
 def find_root(expansion, x, fx=None, refine=0, strict=False):
     """A root :math:`x_0` of :math:`f` near :math:`x` by algorithm ROOT (bow.md §3.2).
 
@@ -131,23 +142,13 @@ def find_root(expansion, x, fx=None, refine=0, strict=False):
     values = expansion(candidates[order]) if len(candidates) else np.zeros(0)
     opposite = [i for i, v in zip(order, values) if _opposite(v, fx)][:MAX_CANDIDATES]
     evaluated = list(zip(candidates[order], values))
-    root = None
-    for i in opposite:
-        root, value, seen = _bisect_path(expansion, _ray(x, candidates[i], False), [1.0], fx, tol)
-        evaluated += seen
-        if root is not None and abs(value) <= tol:
-            status = "bisection"
-            break
-        root = None
+    root, value = _first_root(expansion, x, [candidates[i] for i in opposite], [1.0], False, fx, tol, evaluated)
+    status = "bisection"
     if root is None:
         # Fallback (a): beyond same-sign candidates, or beyond the origin (the empty image).
-        for target in [candidates[i] for i in order[:MAX_CANDIDATES]] + [np.zeros_like(x)]:
-            root, value, seen = _bisect_path(expansion, _ray(x, target, clip), EXTENSION, fx, tol)
-            evaluated += seen
-            if root is not None and abs(value) <= tol:
-                status = "extended"
-                break
-            root = None
+        beyond = [candidates[i] for i in order[:MAX_CANDIDATES]] + [np.zeros_like(x)]
+        root, value = _first_root(expansion, x, beyond, EXTENSION, clip, fx, tol, evaluated)
+        status = "extended"
     if root is None:
         if strict:
             raise RuntimeError(f"no root of the decision function found near x (f(x) = {fx:.6g}): no training "
@@ -155,7 +156,7 @@ def find_root(expansion, x, fx=None, refine=0, strict=False):
         points, point_values = zip(*evaluated) if evaluated else ([x], [fx])
         best = int(np.argmin(np.abs(point_values)))
         return np.asarray(points[best]), float(point_values[best]), "nearest_point"
-    value = float(expansion(root[None, :])[0])
+    value = float(value)
     for _ in range(int(refine)):
         gradient = expansion.gradient(root)
         norm2 = float(gradient @ gradient)

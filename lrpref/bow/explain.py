@@ -186,6 +186,7 @@ class _Options:
 
 
 def _layer3_method(kernel, layer3):
+    """``"decompose"`` (S14) or ``"taylor"`` (S15) for this kernel and the ``layer3`` option."""
     if layer3 not in LAYER3_METHODS:
         raise ValueError(f"layer3 must be one of {LAYER3_METHODS}, got {layer3!r}")
     if layer3 == "auto":
@@ -193,10 +194,12 @@ def _layer3_method(kernel, layer3):
             return "decompose"
         if kernel.differentiable:
             return "taylor"
-    elif getattr(kernel, "decomposable" if layer3 == "decompose" else "differentiable"):
-        return layer3
-    raise TypeError(f"kernel {kernel!r} has no {'sum decomposition' if layer3 == 'decompose' else 'gradient'}"
-                    if layer3 != "auto" else f"kernel {kernel!r} has neither a sum decomposition nor a gradient")
+        raise TypeError(f"kernel {kernel!r} has neither a sum decomposition nor a gradient")
+    if layer3 == "decompose" and not kernel.decomposable:
+        raise TypeError(f"layer3='decompose' needs a sum-decomposable kernel; {kernel!r} has no sum decomposition")
+    if layer3 == "taylor" and not kernel.differentiable:
+        raise TypeError(f"layer3='taylor' needs a differentiable kernel; {kernel!r} has no gradient")
+    return layer3
 
 
 def _decompose(expansion, model, local, codes, options):

@@ -25,6 +25,7 @@ agree; the default ``"none"`` is faithful to the paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -32,6 +33,7 @@ __all__ = ["TaylorResult", "find_root", "taylor_relevance", "taylor"]
 
 MAX_BISECTIONS = 100
 MAX_CANDIDATES = 5
+CHUNK = 32
 EXTENSION = 2.0 ** np.arange(1, 11)
 RESIDUAL_POLICIES = ("none", "uniform", "rescale")
 
@@ -102,6 +104,17 @@ def _ray(x, target, clip):
     return lambda t: x + t * direction
 
 
+def _opposite_sign_points(expansion, x, fx, candidates, order, evaluated):
+    """The candidates where f has the other sign than f(x), nearest first (``order``). f is
+    evaluated on ``CHUNK`` candidates at a time, only as far as the caller asks; every
+    evaluated point is appended to ``evaluated``."""
+    for start in range(0, len(order), CHUNK):
+        block = candidates[order[start:start + CHUNK]]
+        values = expansion(block)
+        evaluated += list(zip(block, values))
+        yield from (point for point, value in zip(block, values) if _opposite(value, fx))
+
+
 def _first_root(expansion, x, targets, ts, clip, fx, tol, evaluated):
     """The first root within ``tol`` on the rays from ``x`` towards ``targets`` (tried in order);
     ``(None, None)`` if none. Every evaluated point is appended to ``evaluated``."""
@@ -139,10 +152,9 @@ def find_root(expansion, x, fx=None, refine=0, strict=False):
     candidates = np.asarray(expansion.candidates, dtype=np.float64)
     clip = bool(x.min() >= 0 and (len(candidates) == 0 or candidates.min() >= 0))
     order = np.argsort(np.linalg.norm(candidates - x, axis=1), kind="stable")
-    values = expansion(candidates[order]) if len(candidates) else np.zeros(0)
-    opposite = [i for i, v in zip(order, values) if _opposite(v, fx)][:MAX_CANDIDATES]
-    evaluated = list(zip(candidates[order], values))
-    root, value = _first_root(expansion, x, [candidates[i] for i in opposite], [1.0], False, fx, tol, evaluated)
+    evaluated = []
+    opposite = islice(_opposite_sign_points(expansion, x, fx, candidates, order, evaluated), MAX_CANDIDATES)
+    root, value = _first_root(expansion, x, opposite, [1.0], False, fx, tol, evaluated)
     status = "bisection"
     if root is None:
         # Fallback (a): beyond same-sign candidates, or beyond the origin (the empty image).

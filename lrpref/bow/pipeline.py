@@ -32,6 +32,9 @@ def as_image_list(images) -> list:
     if isinstance(images, np.ndarray):
         if images.ndim not in (3, 4):
             raise ValueError(f"an array of images must be (N, H, W) or (N, H, W, 3), got shape {images.shape}")
+        if images.ndim == 3 and images.shape[2] == 3:
+            raise ValueError(f"got an array of shape {images.shape}, which looks like one colour image: pass a list "
+                             "[image] (a stack of grey images 3 pixels wide is not supported)")
         images = list(images)
     elif not isinstance(images, (list, tuple)):
         raise TypeError(f"images must be a list of arrays or an array of images, got {type(images).__name__}")

@@ -74,6 +74,7 @@ def test_unfitted_transform_raises():
     (small_bag(), [], ValueError, "no images"),
     (small_bag(), "image.png", TypeError, "list of arrays"),
     (small_bag(), np.zeros((4, 5)), ValueError, r"\(N, H, W\)"),
+    (small_bag(), np.zeros((30, 40, 3)), ValueError, "looks like one colour image"),
     (small_bag(), [np.zeros((20, 20)), np.zeros((0, 3))], ValueError, "image 1 is empty"),
     (small_bag(), [np.full((20, 20), np.nan)], ValueError, "image 0 has NaN pixels"),
     (bow.BagOfWords(coder=bow.LLCCoding(4), pooling=2.0), [np.zeros((20, 20))], ValueError, "signed codes"),

@@ -32,7 +32,6 @@ from sklearn.base import BaseEstimator
 __all__ = ["Supports", "LocalFeatures", "DenseFeatures", "KeypointFeatures", "as_grey_image"]
 
 BOX, DISC, ROTATED_SQUARE = 0, 1, 2
-SHAPE_NAMES = {BOX: "box", DISC: "disc", ROTATED_SQUARE: "rotated square"}
 
 
 def as_grey_image(image, index=None) -> np.ndarray:

@@ -45,10 +45,6 @@ class KernelExpansion:
     intercept: float
     candidates: np.ndarray
 
-    @property
-    def n_features(self) -> int:
-        return self.support.shape[1]
-
     def __call__(self, Z) -> np.ndarray:
         """Decision values of the rows of ``Z`` (n, V)."""
         return self.kernel(np.atleast_2d(Z), self.support) @ self.coef + self.intercept

@@ -33,7 +33,8 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     rule : for LRP-based methods, a rule (applied to every affine layer), a
         :class:`~lrpref.Composite`, a list of one rule per layer, or None (the method's default:
         LRP-0 for ``"lrp"``).
-    method : one of :data:`METHODS` (see :mod:`lrpref.methods`); default ``"lrp"``.
+    method : one of :data:`METHODS` (see :mod:`lrpref.methods`), or an alias from
+        ``methods.ALIASES`` (e.g. ``"sensitivity"`` for ``"gradient"``); default ``"lrp"``.
     reference : the reference input of reference-based methods (DeepLIFT, IG, the LID family,
         Score-CAM's baseline): None/0, a number, an array broadcastable to ``x``, ``"blur"`` or
         ``("blur", sigma)`` (:mod:`lrpref.reference`).
@@ -51,8 +52,9 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     """
     if not isinstance(net, Sequential):
         raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
+    method = methods.ALIASES.get(method, method)
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; one of {METHODS}")
+        raise ValueError(f"unknown method {method!r}; one of {METHODS} (or an alias: {sorted(methods.ALIASES)})")
     if path not in ("fast", "explicit"):
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")
     if path == "explicit" and method not in _LRP_BASED:

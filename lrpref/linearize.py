@@ -236,4 +236,4 @@ class RevealCancel(Linearization):
 def _pseudocount(t):
     """DeepLIFT's ``pseudocount_near_zero``: ``t ± 1e-7`` (sign of ``t``, ``+`` at 0) where ``|t| < 5e-8``."""
     near = np.abs(t) < 0.5 * NEAR_ZERO
-    return np.where(near, t + np.where(t >= 0, NEAR_ZERO, -NEAR_ZERO), t)
+    return np.where(near, t + np.where(t >= 0, NEAR_ZERO, -NEAR_ZERO).astype(t.dtype), t)

@@ -44,7 +44,7 @@ from .propagate import Absorbed
 from .reference import resolve_reference
 from .rules import Epsilon, ZPlus
 
-__all__ = ["METHODS", "run"]
+__all__ = ["METHODS", "ALIASES", "run"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,15 @@ LRP_TOPS = {
 }
 
 METHODS = ("lrp",) + tuple(LRP_TOPS) + tuple(MULTIPLIER) + ("ig", "smoothgrad", "clrp", "grad-cam", "layer-cam", "score-cam")
+
+# other names researchers use for the same methods
+ALIASES = {
+    "sensitivity": "gradient",  # R = (∂y_c/∂x)² (Simonyan et al. 2014; Samek et al. 2017's "sensitivity analysis")
+    "saliency": "gradient",
+    "gradient*input": "gradient-x-input",
+    "deeplift-rescale": "deeplift",
+    "integrated-gradients": "ig",
+}
 
 # method -> the keyword options it takes beyond the common ones, with their defaults
 OPTIONS = {
@@ -198,6 +207,7 @@ def _averaged(net, points, weights, factors, classes, conserves):
             lins = [local(layer, a, state) for layer, a, state in zip(net, acts, states)]
             yield w, lins, propagate_chain(lins, tops.one_hot(classes[rows], acts[-1]), [np.ones_like(a) for a in acts])
 
+    weights = np.asarray(weights, dtype=points[0].dtype)  # float64 weights would promote a float32 network's gradients
     n_layers = len(net)
     g_in, g_out, rows_sum = [0.0] * n_layers, [0.0] * n_layers, [0.0] * n_layers
     for w, lins, steps in chains(slice(None)):

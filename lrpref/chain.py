@@ -112,8 +112,8 @@ def propagate_chain(linearizations, g_top, factors):
     own = isinstance(factors, str) and factors == "multiplier"
     steps = [None] * len(linearizations)
     g = g_top
+    R_out = g * (g if own else factors[-1])
     for k in reversed(range(len(linearizations))):
-        R_out = g * (g if own else factors[k + 1])
         if linearizations[k] is FUSED:
             steps[k] = PassStep(R_out)
             continue
@@ -123,5 +123,5 @@ def propagate_chain(linearizations, g_top, factors):
             R_out = steps[k + 1].relevance_out  # relevance of the pair's output, passed through its upper layer
         factor_in = g_in if own else factors[k]
         steps[k] = ChainStep(g_in * factor_in, R_out, [(1.0, D, g)], factor_in)
-        g = g_in
+        g, R_out = g_in, steps[k].relevance_in  # the relevance of this layer's input is that of the next one's output
     return steps

@@ -216,3 +216,14 @@ def relevance_scale(R, D, z, eps, signed, where, coefficient):
             admitted = where == 0 or (where > 0 and z[n, m] > 0) or (where < 0 and z[n, m] < 0)
             s[n, m] = coefficient * R[n, m] / S if admitted and S != 0 else 0.0
     return s
+
+
+@njit(cache=True)
+def path_positive_weight(x_ref, dx, ts, ws, out):
+    """``out[i] = sum_k ws[k] [x_ref[i] + ts[k] dx[i] > 0]`` (1-D arrays of one dtype): a ReLU's derivative averaged
+    over the path's points, in one pass, with the same arithmetic and summation order as point by point."""
+    for i in range(dx.size):
+        out[i] = 0  # accumulated in out's own dtype, as the point-by-point sum of arrays
+        for k in range(ts.size):
+            if x_ref[i] + ts[k] * dx[i] > 0:
+                out[i] += ws[k]

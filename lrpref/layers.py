@@ -149,6 +149,11 @@ class ElementWise(Layer):
     def jacobian(self, x):
         return sp.diags(self.derivative(x).ravel(), format="csr")
 
+    def path_derivative(self, x_ref, dx, ts, weights):
+        """``sum_k w_k f'(x̂ + t_k Δx)``: the derivative averaged over the points of a straight path (spec §6.3)."""
+        t, w = np.asarray(ts, dtype=dx.dtype), np.asarray(weights, dtype=dx.dtype)
+        return sum(w[k] * self.derivative(x_ref + t[k] * dx) for k in range(len(t)))
+
     def output_shape(self, in_shape):
         return tuple(in_shape)
 
@@ -161,6 +166,15 @@ class ReLU(ElementWise):
 
     def derivative(self, x):
         return (x > 0).astype(x.dtype)
+
+    def path_derivative(self, x_ref, dx, ts, weights):
+        """As :meth:`ElementWise.path_derivative` (the same arithmetic, bit for bit), in one pass over the arrays."""
+        x_ref = np.ascontiguousarray(np.broadcast_to(x_ref, dx.shape))
+        dx = np.ascontiguousarray(dx)
+        out = np.empty_like(dx)
+        _kernels.path_positive_weight(x_ref.reshape(-1), dx.reshape(-1), np.asarray(ts, dtype=dx.dtype),
+                                     np.asarray(weights, dtype=dx.dtype), out.reshape(-1))
+        return out
 
 
 class LeakyReLU(ElementWise):

@@ -168,11 +168,10 @@ def path_average(layer, x, x_ref, ts, weights) -> Linearization:
         return local(layer, x)
     text = f"path average of D ({len(ts)} points)"
     dx = x - x_ref
-    points = [x_ref + x.dtype.type(t) * dx for t in ts]
     if isinstance(layer, ElementWise):
-        d = sum(x.dtype.type(w) * layer.derivative(point) for point, w in zip(points, weights))
-        return _Diagonal(d, text)
+        return _Diagonal(layer.path_derivative(x_ref, dx, ts, weights), text)
     if isinstance(layer, MaxPool2d):
+        points = [x_ref + x.dtype.type(t) * dx for t in ts]
         return _Selections(layer, points, [layer.pool(point)[1] for point in points], list(weights), text)
     raise TypeError(f"no linearisation for {layer.describe()}")
 

@@ -193,3 +193,18 @@ def test_float32_follows_float64(method, kind):
     ex32 = run(method, net=net32, x=x32)
     assert ex32.relevance.dtype == np.float32 and ex32.output.dtype == np.float32
     np.testing.assert_allclose(ex32.relevance, r64, rtol=0, atol=2e-4 * np.abs(r64).max())
+
+
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 30), riemann=st.sampled_from(["right", "left", "midpoint", "trapezoid",
+                                                                                    "gauss-legendre"]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_relu_path_derivative_is_the_point_by_point_average_bit_for_bit(seed, n, riemann, dtype):
+    """The one-pass ReLU kernel gives exactly ``sum_k w_k ReLU'(x̂ + t_k Δx)``, also where a point hits 0."""
+    r = np.random.default_rng(seed)
+    x_ref = r.integers(-4, 5, size=(1, 50)).astype(dtype) / 4  # quarter steps: many points land exactly on 0
+    dx = r.integers(-8, 9, size=(3, 50)).astype(dtype) / 8
+    ts, weights = lr.paths.quadrature(n, riemann)
+    fast = lr.ReLU().path_derivative(x_ref, dx, ts, weights)
+    generic = lr.layers.ElementWise.path_derivative(lr.ReLU(), x_ref, dx, ts, weights)
+    assert fast.dtype == dtype
+    np.testing.assert_array_equal(fast, generic)

@@ -152,7 +152,7 @@ def _multiplier_method(net, x, target, name, reference, steps, riemann, options)
     classes = _classes(Z, target, name)
     needs_reference = spec.factor == "increment" or spec.linearize != "local"
     ref = resolve_reference(reference, x) if needs_reference else None
-    reference_acts = net.record(ref) if needs_reference else None
+    reference_acts = net.record_reference(ref) if needs_reference else None
     ts, weights = quadrature(steps, riemann) if (spec.linearize == "path" or spec.top == "sig") else (None, None)
     top_kind = "increment" if spec.top == "logit" else spec.top
     g_top = tops.multiplier(top_kind, Z, None if ref is None else reference_acts[-1], classes, ts, weights)
@@ -238,7 +238,7 @@ def _ig(net, x, target, reference, steps, riemann):
     output = activations[-1]
     classes = _classes(output, target, "ig")
     ref = resolve_reference(reference, x)
-    reference_acts = net.record(ref)
+    reference_acts = net.record_reference(ref)
     ts, weights = quadrature(steps, riemann)
     points = [ref + x.dtype.type(t) * (x - ref) for t in ts]
     factors = [a - a_ref for a, a_ref in zip(activations, reference_acts)]

@@ -7,6 +7,8 @@ dtype of its parameters — and refuses inputs of the other dtype.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from ._validate import as_batch
@@ -33,8 +35,9 @@ class Sequential:
         if len(dtypes) > 1:
             listing = ", ".join(f"layer {k} {layer.describe()}: {layer.dtype}" for k, layer in enumerate(flat) if layer.dtype is not None)
             raise TypeError(f"Sequential: parameters of mixed dtypes ({listing}); cast with .astype()")
-        self.layers = flat
+        self.layers = tuple(flat)  # with read-only parameters, a network cannot change after construction
         self.dtype = dtypes.pop() if dtypes else None
+        self._last_reference = (None, None)
 
     def __len__(self):
         return len(self.layers)
@@ -80,6 +83,25 @@ class Sequential:
             activations.append(y)
             kept.append(state)
         return (activations, kept) if states else activations
+
+    def record_reference(self, reference) -> list[np.ndarray]:
+        """:meth:`record` of a reference input; one shared by the whole batch (batch axis 1) is remembered.
+
+        Reference-based methods push the same reference (zeros, a constant, a mean image)
+        through the network for every batch they explain; the network keeps the record of the
+        last shared reference (read-only arrays) and reuses it while the same values come again.
+        """
+        reference = self.check_input(reference, "the reference")
+        if reference.shape[0] != 1:
+            return self.record(reference)
+        key = (reference.shape, reference.dtype.str, hashlib.blake2b(reference.tobytes(), digest_size=16).digest())
+        last_key, last_record = self._last_reference
+        if key != last_key:
+            last_record = self.record(reference.copy())  # the caller's array stays writable
+            for a in last_record:
+                a.setflags(write=False)
+            self._last_reference = (key, last_record)
+        return list(last_record)
 
     def forward(self, x) -> np.ndarray:
         """The network output (logits) for a batch."""

@@ -208,3 +208,21 @@ def test_relu_path_derivative_is_the_point_by_point_average_bit_for_bit(seed, n,
     generic = lr.layers.ElementWise.path_derivative(lr.ReLU(), x_ref, dx, ts, weights)
     assert fast.dtype == dtype
     np.testing.assert_array_equal(fast, generic)
+
+
+def test_a_shared_reference_is_pushed_through_once():
+    net = CNN
+    ref = np.full((1, 2, 8, 8), 0.25)
+    first = net.record_reference(ref)
+    assert all(a is b for a, b in zip(first, net.record_reference(ref.copy())))  # same values: remembered
+    for a, b in zip(first, net.record(ref)):
+        np.testing.assert_array_equal(a, b)
+    assert ref.flags.writeable and not first[3].flags.writeable
+    ref[0, 0, 0, 0] = 1.0  # new values: a new record
+    second = net.record_reference(ref)
+    assert second[0][0, 0, 0, 0] == 1.0 and first[0][0, 0, 0, 0] == 0.25
+    per_sample = np.zeros((3, 2, 8, 8))
+    assert net.record_reference(per_sample)[0].shape == (3, 2, 8, 8)  # one per sample: not remembered
+    a = lr.explain(net, X, target=1, method="deeplift", reference=0.25)
+    b = lr.explain(net, X, target=1, method="deeplift", reference=0.25)
+    np.testing.assert_array_equal(a.relevance, b.relevance)

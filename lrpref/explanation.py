@@ -68,6 +68,12 @@ class LayerRelevance:
                                f"lrpref.explain(..., keep_messages=True)")
         return self._activations
 
+    @property
+    def has_messages(self) -> bool:
+        """Whether :meth:`messages` can build the message matrix (always for multiplier methods; with
+        ``keep_messages=True`` for LRP)."""
+        return self._messages is not None
+
     def messages(self, n: int = 0, max_bytes: int | None = None):
         """Message matrix ``M[j, i] = R(i <- j)`` of sample ``n``: rows are this layer's outputs ``j``, columns its inputs ``i``.
 
@@ -127,6 +133,15 @@ class Explanation:
         if self._conservation is None:
             self._conservation = Ledger([record.ledger_row() for record in reversed(self.layers)])
         return self._conservation
+
+    def steps(self, n: int = 0, max_size: int = 16, file=None) -> None:
+        """Print the teaching trace of sample ``n``: layer by layer, top first, every number of the
+        method's steps (for LRP: ``z``, ``D``, the stabiliser, ``s``, ``c``, ``R``; the message matrix of
+        layers with at most ``max_size`` inputs and outputs; each conservation sum) — see :mod:`lrpref.trace`.
+        LRP explanations need ``keep_messages=True``."""
+        from .trace import trace
+
+        print(trace(self, n, max_size), file=file)
 
     def __repr__(self):
         sums = _per_sample_sum(self.relevance)

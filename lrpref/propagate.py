@@ -202,10 +202,9 @@ def _linear_fast(layer: Affine, rule: LinearRule, a, z, R) -> Step:
     in_shape = a.shape[1:]
     if z is None and _needs_output(rule):
         z = layer.forward(a)
-    denominators, biases, parts = [], [], []
-    for group in rule.groups:
+    denominators, biases, parts = [], [], input_terms(rule, a)
+    for group, terms in zip(rule.groups, parts):
         bias = _group_bias(layer, group)
-        terms = [(term, x) for term in group.terms if (x := term.input(a)) is not None]
         if group.is_plain:
             D = z
         else:
@@ -215,15 +214,26 @@ def _linear_fast(layer: Affine, rule: LinearRule, a, z, R) -> Step:
             D = layer.add_bias(D, bias)
         denominators.append(D)
         biases.append(None if bias is None else layer.add_bias(np.zeros((1,) + R.shape[1:], R.dtype), bias))
-        parts.append(terms)
     group_scales = scales(rule, R, denominators, z)
     R_in = None
-    for s, terms in zip(group_scales, parts):
+    for _, _, x, c in contributions(layer, in_shape, parts, group_scales):
+        R_in = _accumulate(R_in, x * c)
+    return Step(np.zeros_like(a) if R_in is None else R_in, R, rule, denominators, group_scales, biases, z)
+
+
+def input_terms(rule: LinearRule, a):
+    """Per group, its terms with their input parts ``(term, x_t)`` (terms whose part is identically 0 left out)."""
+    return [[(term, x) for term in group.terms if (x := term.input(a)) is not None] for group in rule.groups]
+
+
+def contributions(layer: Affine, in_shape, parts, group_scales):
+    """Steps 3 and 4 of spec §3.0, term by term: ``(group index, term, x_t, c_t = rho_t(W)^T s_g)``;
+    ``R_in = sum x_t ⊙ c_t``. Groups whose scales are all 0 contribute nothing and are skipped."""
+    for g, (s, terms) in enumerate(zip(group_scales, parts)):
         if not s.any():
             continue
         for term, x in terms:
-            R_in = _accumulate(R_in, x * layer.apply_transpose(s, in_shape, _rho(term.weight)))
-    return Step(np.zeros_like(a) if R_in is None else R_in, R, rule, denominators, group_scales, biases, z)
+            yield g, term, x, layer.apply_transpose(s, in_shape, _rho(term.weight))
 
 
 def _fast(layer, rule, a, z, R, state=None) -> Step:

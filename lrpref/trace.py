@@ -1,0 +1,107 @@
+"""The teaching trace: every number of an explanation, layer by layer, to redo by hand (``ex.steps()``).
+
+For an LRP rule on an affine layer the trace follows the four steps of seed 004 and spec
+``neural.md`` §3.0, group by group:
+
+1. forward: ``z`` (the layer output), ``D = sum_t rho_t(W) x_t + beta(b)``, the stabilised
+   ``S`` and the stabiliser ``S − D``;
+2. divide: ``s = c·R / S``;
+3. backward: ``c_t = rho_t(W)^T s`` for every term;
+4. multiply: ``R_in = sum_t x_t ⊙ c_t``;
+
+then the message matrix ``M[j, i] = R(i ← j)`` when the layer is small, and the layer's
+conservation sum: received = passed + absorbed (by kind) + residual. Multiplier methods
+(DeepLIFT, the LID family, gradients) show the multiplier ``g`` of the layer output, the
+linearisation ``D`` (its diagonal for element-wise layers), the factor of the input and
+``R_in = g_in ⊙ factor``. Large arrays are summarised (size, sum, min, max).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .propagate import contributions, input_terms
+from .rules import Proportional
+
+__all__ = ["trace"]
+
+
+def _values(v, max_size) -> str:
+    v = np.asarray(v)
+    if v.size <= max_size:
+        return np.array2string(v.ravel(), precision=6, suppress_small=True, max_line_width=110)
+    return f"({v.size} values: sum {v.sum():.6g}, min {v.min():.6g}, max {v.max():.6g})"
+
+
+def _matrix(M) -> str:
+    dense = M.toarray() if hasattr(M, "toarray") else np.asarray(M)
+    return np.array2string(dense, precision=6, suppress_small=True, max_line_width=110)
+
+
+def _lrp_lines(record, n, max_size):
+    rule, layer = record.rule, record.layer
+    affine = layer.window_sum if isinstance(rule, Proportional) else layer
+    linear = rule.rule if isinstance(rule, Proportional) else rule
+    a = record.input[n:n + 1]  # kept by explain(..., keep_messages=True); a clear error otherwise
+    lines = [f"   rule: {linear.formula()}",
+             f"   input a          = {_values(a, max_size)}",
+             f"   output z         = {_values(record.z[n], max_size)}" if record.z is not None else None,
+             f"   R from above     = {_values(record.relevance_out[n], max_size)}"]
+    scales = [s[n:n + 1] for s in record.scales]
+    for g, group in enumerate(linear.groups):
+        head = f"   group {g + 1} ({group})" if len(linear.groups) > 1 else "  "
+        if len(linear.groups) > 1:
+            lines.append(head)
+        lines += [f"   step 1  D = Σ ρ(w)·x + β(b) = {_values(record.denominators[g][n], max_size)}",
+                  f"           S = stabilised D    = {_values(record.stabilised[g][n], max_size)}",
+                  f"           stabiliser S − D    = {_values(record.stabilised[g][n] - record.denominators[g][n], max_size)}",
+                  f"   step 2  s = c·R / S         = {_values(scales[g], max_size)}"]
+    for g, term, x, c in contributions(affine, a.shape[1:], input_terms(linear, a), scales):
+        group = f"group {g + 1}, " if len(linear.groups) > 1 else ""
+        lines += [f"   step 3  c = ρ(W)ᵀ s  ({group}term {term}) = {_values(c, max_size)}",
+                  f"           x ⊙ c                = {_values(x * c, max_size)}"]
+    lines.append(f"   step 4  R_in = Σ x ⊙ c      = {_values(record.relevance_in[n], max_size)}")
+    return lines
+
+
+def _multiplier_lines(record, n, max_size):
+    lines = []
+    D = getattr(record, "linearization", None)
+    if D is not None:
+        lines.append(f"   linearisation D: {D.describe()}")
+        if hasattr(D, "d"):
+            lines.append(f"   diag(D)          = {_values(D.d[n], max_size)}")
+    if getattr(record, "multiplier", None) is not None:
+        lines.append(f"   g (of the output) = {_values(record.multiplier[n], max_size)}")
+    lines.append(f"   R from above     = {_values(record.relevance_out[n], max_size)}")
+    if getattr(record, "factor_in", None) is not None:
+        lines.append(f"   factor of input  = {_values(record.factor_in[n], max_size)}")
+    lines.append(f"   R_in = g_in ⊙ factor = {_values(record.relevance_in[n], max_size)}")
+    return lines
+
+
+def trace(ex, n: int = 0, max_size: int = 16) -> str:
+    """The trace of sample ``n`` as text (top layer first); arrays longer than ``max_size`` are summarised."""
+    if not -len(ex.relevance) <= n < len(ex.relevance):
+        raise IndexError(f"sample {n} out of range for a batch of {len(ex.relevance)}")
+    n %= len(ex.relevance)
+    lines = [f"{ex.description}: sample {n}" + (f", target {ex.target[n]}" if ex.target is not None else ""),
+             f"top relevance R(Y^L) = {_values(ex.top[n], max_size)}  (sum {ex.top[n].sum():.6g})"]
+    for record, row in zip(reversed(ex.layers), ex.conservation):
+        lines += ["", f"== {record.where} · {record.rule.describe()}"]
+        if getattr(record, "linear_rule", None) is not None:  # an LRP rule on an affine layer (or a pooling window sum)
+            lines += _lrp_lines(record, n, max_size)
+        elif getattr(record, "multiplier", None) is not None:
+            lines += _multiplier_lines(record, n, max_size)
+        else:
+            lines += [f"   R from above     = {_values(record.relevance_out[n], max_size)}",
+                      f"   R_in             = {_values(record.relevance_in[n], max_size)}"]
+        small = max(record.relevance_in[n].size, record.relevance_out[n].size) <= max_size
+        if small and record.has_messages:
+            lines += ["   messages M[j, i] = R(i ← j) (rows: outputs j, columns: inputs i):",
+                      "   " + _matrix(record.messages(n)).replace("\n", "\n   ")]
+        absorbed = " + ".join(f"{kind} {amount[n]:.6g}" for kind, amount in row.absorbed.items()) or "nothing absorbed"
+        lines.append(f"   conservation: received {row.received[n]:.6g} = passed {row.passed[n]:.6g} + {absorbed}"
+                     f" + residual {row.residual[n]:.3g}")
+    lines += ["", f"input relevance R(x) = {_values(ex.relevance[n], max_size)}  (sum {ex.relevance[n].sum():.6g})"]
+    return "\n".join(line for line in lines if line is not None)

@@ -1,10 +1,9 @@
 """Methods beyond the spec's worked numbers: bad input, CAM and heatmap values computed independently,
 batches, float32, aliases."""
 
-import os
-
 import numpy as np
 import pytest
+from conftest import require
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -125,16 +124,9 @@ def test_upsample_by_hand():
     np.testing.assert_allclose(heatmaps.upsample(np.array([[[0.0, 1], [2, 3]]]), (4, 4))[0], expected, rtol=1e-15)
 
 
-def _require_torch():
-    if os.environ.get("CI") == "true":
-        import torch
-        return torch
-    return pytest.importorskip("torch")
-
-
 @pytest.mark.parametrize("size_in, size_out", [((3, 5), (8, 8)), ((7, 7), (224, 224)), ((4, 6), (5, 3)), ((1, 1), (3, 2))])
 def test_upsample_matches_pytorch(size_in, size_out):
-    torch = _require_torch()
+    torch = require("torch")
     maps = rng.normal(size=(2, 3) + size_in)
     ours = heatmaps.upsample(maps, size_out)
     theirs = torch.nn.functional.interpolate(torch.from_numpy(maps), size=size_out, mode="bilinear", align_corners=False)

@@ -58,7 +58,7 @@ def levels(explanation) -> dict[int, np.ndarray]:
 # --------------------------------------------------------------------------- export
 
 
-def _covers(spec, net, ex, rules, composite, quadrature_used) -> list[str]:
+def _covers(spec, net, rules, composite, quadrature_used) -> list[str]:
     """Tags of what a case exercises: layer types, rules and their options, method, edge cases."""
     tags = {f"layer:{type(layer).__name__}" for layer in net} | {f"method:{spec.method}", f"target:{spec.target}"}
     tags |= set(spec.edges)
@@ -120,7 +120,7 @@ def _export_case(spec, net, directory) -> dict:
                             explicit_top=spec.target == "relevance")
     np.savez_compressed(directory / "cases" / f"{spec.id}.npz", **arrays)
     return {"id": spec.id, "file": f"cases/{spec.id}.npz", "network": spec.network, "description": spec.description,
-            "covers": _covers(spec, net, ex, rules, composite, path_used), "batch": len(x), "target": spec.target,
+            "covers": _covers(spec, net, rules, composite, path_used), "batch": len(x), "target": spec.target,
             "method": method, "rules": rules, "composite": composite, "levels": sorted(found),
             "tolerance": dict(DEFAULT_TOLERANCE)}
 

@@ -1,10 +1,10 @@
 """lrpref: reference implementation of Layer-wise Relevance Propagation in NumPy.
 
 Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets``;
-``explain``; ``fold_batchnorm``; the ``Ledger``; ``config``.
+``explain``; ``fold_batchnorm``; the ``Ledger``; ``config``; the ``conformance`` kit.
 """
 
-from . import config, presets
+from . import config, conformance, presets
 from ._scratch import release as release_scratch
 from .canonize import fold_batchnorm
 from .composites import Composite
@@ -25,5 +25,5 @@ __all__ = [
     "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "BatchNorm", "ShapeError",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass", "WinnerTakesAll",
     "Proportional", "Stabiliser", "Composite", "presets", "explain", "fold_batchnorm", "Explanation", "LayerRelevance",
-    "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config", "release_scratch",
+    "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config", "release_scratch", "conformance",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``lrpref demo``."""
+"""Command line: ``lrpref demo``, ``lrpref conformance export DIR``, ``lrpref conformance check DIR --results RESULTS``."""
 
 from __future__ import annotations
 
@@ -53,14 +53,48 @@ def demo(sample: int = 0) -> int:
     return 0
 
 
+def conformance(args) -> int:
+    """``export``: write the kit; ``check``: print the report, exit 1 when a case fails (2 for malformed input)."""
+    from . import conformance as kit
+
+    try:
+        if args.action == "export":
+            manifest = kit.export(args.directory, cases=args.cases)
+            count = len(kit.read_manifest(args.directory)["cases"])
+            print(f"wrote {count} conformance cases to {args.directory} ({manifest.name}, manifest.schema.json, "
+                  f"networks/, cases/)")
+            return 0
+        report = kit.check(args.directory, args.results, rtol=args.rtol, atol=args.atol, allow_missing=args.allow_missing)
+    except (kit.ConformanceError, ValueError) as error:
+        print(f"lrpref conformance {args.action}: {error}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.ok else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lrpref", description="Layer-wise Relevance Propagation, reference implementation.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="explain a bundled digits model and print the conservation ledger")
     demo_parser.add_argument("--sample", type=int, default=0, help="index in the test split (default 0)")
+    kit_parser = commands.add_parser("conformance", help="write the conformance kit, or score another implementation")
+    actions = kit_parser.add_subparsers(dest="action", required=True)
+    export_parser = actions.add_parser("export", help="write the kit (manifest.json, networks/, cases/) to DIR")
+    export_parser.add_argument("directory", metavar="DIR")
+    export_parser.add_argument("--case", dest="cases", action="append", metavar="ID",
+                               help="export only this case (repeatable; default: all)")
+    check_parser = actions.add_parser("check", help="score RESULTS against the kit in DIR; exit 1 if a case fails")
+    check_parser.add_argument("directory", metavar="DIR")
+    check_parser.add_argument("--results", required=True, metavar="RESULTS",
+                              help="a folder of <case id>.npz files, or one .npz of <case id>/relevance.<k> arrays")
+    check_parser.add_argument("--rtol", type=float, help="relative tolerance for every case (default: the manifest's)")
+    check_parser.add_argument("--atol", type=float, help="absolute tolerance for every case (default: the manifest's)")
+    check_parser.add_argument("--allow-missing", action="store_true", help="cases without results do not fail the check")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.sample)
+    if args.command == "conformance":
+        return conformance(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -69,3 +69,16 @@ def test_object_array_in_a_network_file_is_never_unpickled(tmp_path):
                                        "layer0.W": np.array([object()], dtype=object)})
     with pytest.raises(ValueError, match="allow_pickle"):
         serialize.load(tmp_path / "evil.npz")
+
+
+def test_saving_twice_gives_identical_bytes(tmp_path, monkeypatch):
+    """No timestamps in the file: a save an hour later gives the same bytes."""
+    import time
+
+    net = every_layer_type()
+    first = serialize.save(net, tmp_path / "a.npz", meta={"note": "same"})
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    second = serialize.save(net, tmp_path / "b", meta={"note": "same"})
+    assert second.name == "b.npz"
+    assert first.read_bytes() == second.read_bytes()

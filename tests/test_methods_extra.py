@@ -3,7 +3,7 @@ batches, float32, aliases."""
 
 import numpy as np
 import pytest
-from conftest import require
+from optional import require
 from hypothesis import given
 from hypothesis import strategies as st
 

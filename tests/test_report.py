@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
-from conftest import require_program
+from optional import require_program
 
 from lrpref.report import Report
 

@@ -99,6 +99,11 @@ def test_bundled_files_are_small_and_never_pickled():
 # --------------------------------------------------------------------------- reproduction by the scripts
 
 
+# retraining the CNN (about 15 s, needs torch) and the texture model (about 10 s) is left out of CI
+long_retraining = pytest.mark.skipif(os.environ.get("CI") == "true", reason="long retraining, skipped in CI")
+
+
+@long_retraining
 def test_digits_cnn_script_reproduces_the_weights():
     pytest.importorskip("torch")
     make = script("make_digits_cnn")
@@ -106,7 +111,7 @@ def test_digits_cnn_script_reproduces_the_weights():
     assert difference <= make.TOLERANCE and accuracy == recorded  # measured: difference 0
 
 
-@pytest.mark.parametrize("name", ["texture", "faces"])
+@pytest.mark.parametrize("name", [pytest.param("texture", marks=long_retraining), "faces"])
 def test_bow_scripts_reproduce_the_models(name, capsys):
     models = script("bow_models")
     model, meta, (_, x_test, _, _) = models.TRAIN[name]()

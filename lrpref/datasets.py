@@ -2,6 +2,15 @@
 
 * ``digits_mlp`` — an MLP 64-32-10 (ReLU) on scikit-learn's 8×8 digits
   (``data/scripts/make_digits_mlp.py``).
+* ``digits_cnn`` — a CNN (two Conv/ReLU/MaxPool blocks, two Dense layers) on the same digits
+  as (1, 8, 8) images (``data/scripts/make_digits_cnn.py``).
+* ``bow_texture`` — bag of words + histogram-intersection SVMs (one vs rest) for scikit-image's
+  brick / grass / gravel textures (``data/scripts/make_bow_texture.py``).
+* ``bow_faces`` — bag of words + histogram-intersection SVM, faces vs non-faces of
+  ``skimage.data.lfw_subset`` (``data/scripts/make_bow_faces.py``).
+
+``digits_split``, ``texture_split`` and ``faces_split`` give the data each model was trained
+and tested on; ``docs/data.md`` describes the models.
 
 The files live in the repository's ``data/`` folder, installed as the package ``lrpref.data``;
 from a source checkout they are read in place.
@@ -9,13 +18,17 @@ from a source checkout they are read in place.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["path", "load_network", "digits_split"]
+__all__ = ["path", "load_network", "load_bow", "digits_split", "texture_split", "faces_split", "TEXTURES"]
+
+TEXTURES = ("brick", "grass", "gravel")
 
 
 def path(name: str):
@@ -37,7 +50,58 @@ def load_network(name: str):
     return load(path(f"{name}.npz"))
 
 
+def load_bow(name: str):
+    """``(model, meta)`` of a bundled bag-of-words model, e.g. ``load_bow("texture")`` or ``load_bow("faces")``.
+
+    ``model`` is the fitted scikit-learn pipeline (read by :func:`lrpref.bow.load`, no pickles),
+    ``meta`` the JSON description written next to it (classes, test accuracy, how it was made).
+    """
+    from .bow import load
+
+    model = load(path(f"bow_{name}.npz"))
+    meta = json.loads(path(f"bow_{name}.json").read_text(encoding="utf-8"))
+    return model, meta
+
+
 def digits_split():
     """``(x_train, x_test, y_train, y_test)``: scikit-learn's digits scaled to [0, 1], the split the bundled models use."""
     digits = load_digits()
     return train_test_split(digits.data / 16.0, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
+
+
+def texture_split(size: int = 64):
+    """``(x_train, x_test, y_train, y_test)``: ``size``×``size`` tiles of scikit-image's brick, grass and gravel.
+
+    Grey values in [0, 1]; non-overlapping tiles on a ``size`` grid, training tiles from the
+    left half of each 512×512 texture, test tiles from the right half (so a test tile never
+    overlaps a training tile). Labels are the texture names (:data:`TEXTURES`).
+    """
+    from skimage import data
+    from skimage.util import img_as_float
+
+    parts = {"train": ([], []), "test": ([], [])}
+    for name in TEXTURES:
+        texture = img_as_float(getattr(data, name)())
+        for r in range(0, 512 - size + 1, size):
+            for c in range(0, 512 - size + 1, size):
+                part = "train" if c + size <= 256 else "test" if c >= 256 else None
+                if part:
+                    parts[part][0].append(texture[r:r + size, c:c + size])
+                    parts[part][1].append(name)
+    (x_train, y_train), (x_test, y_test) = parts["train"], parts["test"]
+    return np.array(x_train), np.array(x_test), np.array(y_train), np.array(y_test)
+
+
+def faces_split():
+    """``(x_train, x_test, y_train, y_test)``: ``skimage.data.lfw_subset`` (25×25), 140 train / 60 test.
+
+    The subset holds 100 faces then 100 non-faces; labels are 1 for a face, 0 otherwise; the
+    split is ``np.random.default_rng(0).permutation(200)`` (first 140 for training).
+    """
+    from skimage import data
+
+    images = data.lfw_subset()
+    labels = np.r_[np.ones(100, int), np.zeros(100, int)]
+    order = np.random.default_rng(0).permutation(len(images))
+    train, test = order[:140], order[140:]
+    return images[train], images[test], labels[train], labels[test]

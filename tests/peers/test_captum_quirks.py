@@ -45,3 +45,19 @@ def test_captum_deeplift_rule_conserves_and_differs_from_the_hooked_result():
     quirky = lr.explain(net, x, target=target, **captum_preset.deeplift(0.0, quirks=True)).relevance
     assert np.allclose(right.reshape(len(x), -1).sum(1), delta, rtol=1e-12, atol=1e-12)
     assert relative_error(quirky, right) > 1e-3
+
+
+def test_verify_names_captum_on_captum_output():
+    """captum's own GammaRule output, checked as zennit's γ, is named as captum's convention."""
+    from captum.attr import LRP
+    from captum.attr._utils.lrp_rules import GammaRule
+
+    net, x = cnn(2)
+    model, target = to_torch(net), net(x).argmax(axis=1)
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            module.rule = GammaRule()
+    candidate = LRP(model).attribute(torch.tensor(x), target=torch.tensor(target)).detach().numpy()
+    report = lr.verify(candidate, net, x, target, "gamma:0.25", "zennit")
+    assert not report.agrees
+    assert report.best_match.convention == "captum" and report.best_match.max_rel_error <= 1e-10

@@ -1,7 +1,7 @@
 """lrpref: reference implementation of Layer-wise Relevance Propagation in NumPy.
 
-Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets``;
-``explain``; ``fold_batchnorm``; the ``Ledger``; ``config``; the ``conformance`` kit.
+Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets`` (with the peers'
+conventions); ``explain``; ``verify``; ``fold_batchnorm``; the ``Ledger``; ``config``; the ``conformance`` kit.
 """
 
 from . import config, conformance, presets
@@ -15,8 +15,9 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dense, Dro
 from .ledger import Ledger, LedgerRow
 from .network import Sequential
 from .propagate import Absorbed, MatrixTooLarge
-from .rules import (LRP0, AlphaBeta, Epsilon, Flat, Gamma, Pass, Proportional, Stabiliser, WinnerTakesAll,
+from .rules import (LRP0, AlphaBeta, Epsilon, Flat, Gamma, Pass, Proportional, Stabiliser, Surrogate, WinnerTakesAll,
                     WSquare, ZBox, ZPlus)
+from .verify import VerifyReport, verify
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ __all__ = [
     "Sequential", "Dense", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU",
     "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "BatchNorm", "ShapeError",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass", "WinnerTakesAll",
-    "Proportional", "Stabiliser", "Composite", "presets", "explain", "fold_batchnorm", "Explanation", "LayerRelevance",
-    "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config", "release_scratch", "conformance",
+    "Proportional", "Surrogate", "Stabiliser", "Composite", "verify", "VerifyReport", "presets", "explain",
+    "fold_batchnorm", "Explanation", "LayerRelevance", "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config",
+    "release_scratch", "conformance",
 ]

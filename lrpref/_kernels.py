@@ -174,13 +174,20 @@ def scatter_ties(x, y, values, kh, kw, sh, sw, ph, pw, dh, dw):
 # --------------------------------------------------------------------------- the division step of LRP rules
 
 
+# stabiliser forms (``Stabiliser.sign``): the kernels take the number
+SIGNED, UNSIGNED, ZEROS = 0, 1, 2
+
+
 @njit(cache=True)
-def stabilised(d, eps, signed):
-    """One denominator: ``d + eps·sgn0(d)`` (signed, sgn0(0) = +1), or ``d + eps`` falling back to the signed
-    form where that is exactly 0 (spec §3.2, §10). ``eps = 0`` leaves ``d`` as it is."""
+def stabilised(d, eps, form):
+    """One denominator: ``d + eps·sgn0(d)`` (SIGNED, sgn0(0) = +1); ``d + eps`` falling back to the signed
+    form where that is exactly 0 (UNSIGNED, spec §3.2, §10); ``d + eps·[d = 0]`` (ZEROS, iNNvestigate's
+    ``safe_divide``). ``eps = 0`` leaves ``d`` as it is."""
     if eps == 0:
         return d
-    if not signed:
+    if form == ZEROS:
+        return eps if d == 0 else d
+    if form == UNSIGNED:
         shifted = d + eps
         if shifted != 0:
             return shifted
@@ -188,17 +195,17 @@ def stabilised(d, eps, signed):
 
 
 @njit(cache=True)
-def stabilise(D, eps, signed):
+def stabilise(D, eps, form):
     """:func:`stabilised` for every entry of ``D (N, M)``, with ``eps (N,)`` per sample."""
     S = np.empty_like(D)
     for n in range(D.shape[0]):
         for m in range(D.shape[1]):
-            S[n, m] = stabilised(D[n, m], eps[n], signed)
+            S[n, m] = stabilised(D[n, m], eps[n], form)
     return S
 
 
 @njit(cache=True)
-def relevance_scale(R, D, z, eps, signed, where, coefficient):
+def relevance_scale(R, D, z, eps, form, where, coefficient):
     """``s = c R / S`` with ``S`` the stabiliser applied to ``D``, and 0 where ``S = 0`` or the selector excludes the neuron.
 
     ``where`` is 0 (every neuron), 1 (``z > 0``) or -1 (``z < 0``); all arrays (N, M), ``eps (N,)``.
@@ -206,13 +213,13 @@ def relevance_scale(R, D, z, eps, signed, where, coefficient):
     s = np.empty_like(R)
     for n in range(R.shape[0]):
         e = eps[n]
-        if where == 0 and signed and e > 0:  # S = D + e·sgn0(D) is never 0: a branch-free loop
+        if where == 0 and form == SIGNED and e > 0:  # S = D + e·sgn0(D) is never 0: a branch-free loop
             for m in range(R.shape[1]):
                 d = D[n, m]
                 s[n, m] = coefficient * R[n, m] / (d + (e if d >= 0 else -e))
             continue
         for m in range(R.shape[1]):
-            S = stabilised(D[n, m], e, signed)
+            S = stabilised(D[n, m], e, form)
             admitted = where == 0 or (where > 0 and z[n, m] > 0) or (where < 0 and z[n, m] < 0)
             s[n, m] = coefficient * R[n, m] / S if admitted and S != 0 else 0.0
     return s

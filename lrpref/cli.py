@@ -1,4 +1,4 @@
-"""Command line: ``lrpref demo``, ``lrpref conformance export DIR``, ``lrpref conformance check DIR --results RESULTS``."""
+"""Command line: ``lrpref demo``, ``lrpref verify`` (docs/verify.md) and ``lrpref conformance`` (docs/conformance.md)."""
 
 from __future__ import annotations
 
@@ -72,6 +72,48 @@ def conformance(args) -> int:
     return 0 if report.ok else 1
 
 
+def _load_model(path: str):
+    """An lrpref network from its saved ``.npz`` (:mod:`lrpref.serialize`) or, when ``lrpref.io`` is there, ``.onnx``."""
+    if path.lower().endswith(".onnx"):
+        try:
+            from .io import from_onnx
+        except ImportError as error:
+            raise ValueError(f"{path}: reading ONNX models needs lrpref.io.from_onnx, which this installation lacks ({error})") from None
+        return from_onnx(path)
+    from .serialize import load
+
+    return load(path)[0]
+
+
+def _load_candidate(path: str):
+    """An ``.npy`` array (the input relevance) or an ``.npz`` of per-layer arrays named ``k`` or ``layer<k>``."""
+    with open(path, "rb"):
+        pass  # a missing file raises here with its name
+    if path.lower().endswith(".npz"):
+        with np.load(path, allow_pickle=False) as archive:
+            return {int(name.removeprefix("layer")): archive[name] for name in archive.files}
+    return np.load(path, allow_pickle=False)
+
+
+def verify_command(args) -> int:
+    from .verify import verify
+
+    try:
+        net = _load_model(args.model)
+        x = np.load(args.input, allow_pickle=False)
+        candidate = _load_candidate(args.candidate)
+        target = None if args.target is None else [int(t) for t in args.target.split(",")]
+        if target is not None and len(target) == 1:
+            target = target[0]
+        report = verify(candidate, net, x, target, args.rule, args.convention, quirks=args.quirks,
+                        reference=args.reference, tolerance=args.tolerance)
+    except (OSError, ValueError, TypeError, IndexError) as error:
+        print(f"lrpref verify: {error}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.agrees else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lrpref", description="Layer-wise Relevance Propagation, reference implementation.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,11 +132,31 @@ def main(argv=None) -> int:
     check_parser.add_argument("--rtol", type=float, help="relative tolerance for every case (default: the manifest's)")
     check_parser.add_argument("--atol", type=float, help="absolute tolerance for every case (default: the manifest's)")
     check_parser.add_argument("--allow-missing", action="store_true", help="cases without results do not fail the check")
+    verify_parser = commands.add_parser(
+        "verify", help="compare a relevance array from another implementation with lrpref's; exit 0 if it agrees, 1 if not")
+    verify_parser.add_argument("--model", required=True, help="the network: lrpref .npz (lrpref.serialize) or .onnx")
+    verify_parser.add_argument("--input", required=True, help="the input batch x, .npy (N, ...)")
+    verify_parser.add_argument("--candidate", required=True,
+                               help="the relevance to check: .npy shaped like x, or .npz of arrays named k or layer<k> "
+                                    "(the relevance at the input of layer k)")
+    verify_parser.add_argument("--rule", required=True,
+                               help="e.g. epsilon:0.25, gamma:0.25, alpha2beta1, zplus, zbox:-1,1, w2, flat, lrp0, "
+                                    "zbox:-1,1/epsilon:0.25 (first layer/others), deeplift, ig:50")
+    verify_parser.add_argument("--convention", default=None,
+                               choices=["textbook", "zennit", "captum", "innvestigate", "toolbox"],
+                               help="whose convention the rule follows (default: lrpref's textbook formulas)")
+    verify_parser.add_argument("--quirks", action="store_true", help="reproduce the convention's known bugs")
+    verify_parser.add_argument("--target", default=None, help="class index, or one per sample separated by commas "
+                                                               "(default: each sample's arg-max)")
+    verify_parser.add_argument("--reference", type=float, default=None, help="reference value for deeplift/ig (default 0)")
+    verify_parser.add_argument("--tolerance", type=float, default=1e-10, help="relative error that still agrees (1e-10)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.sample)
     if args.command == "conformance":
         return conformance(args)
+    if args.command == "verify":
+        return verify_command(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

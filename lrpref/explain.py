@@ -6,7 +6,7 @@ from . import methods
 from .composites import as_composite
 from .explanation import Explanation, LayerRelevance
 from .network import Sequential
-from .paths import RULES
+from .paths import RULES, quadrature
 from .propagate import check_rule, messages, propagate
 from .tops import logit
 
@@ -40,7 +40,8 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
         ``("blur", sigma)`` (:mod:`lrpref.reference`).
     steps : number of path samples (LID-IG, SIG tops, IG) or noise samples (SmoothGrad), >= 1.
     riemann : quadrature along paths, one of ``"right"`` (default), ``"left"``, ``"midpoint"``,
-        ``"trapezoid"``, ``"gauss-legendre"`` (:mod:`lrpref.paths`).
+        ``"trapezoid"``, ``"gauss-legendre"``, or a pair ``(points, weights)`` of ``steps`` values
+        (:mod:`lrpref.paths`).
     keep_messages : (LRP) keep the activations so that ``ex.layers[k].messages(n)`` can build
         the explicit message matrix of sample ``n``. Multiplier methods keep their
         linearisations, so their messages are always available.
@@ -64,11 +65,12 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
         raise ValueError(f"method {method!r} takes no rule (rules are for the LRP-based methods {_LRP_BASED})")
     if reference is not None and method not in _USE_REFERENCE:
         raise ValueError(f"method {method!r} takes no reference input")
-    if method in _USE_STEPS or riemann != "right":
-        if riemann not in RULES:
+    if method in _USE_STEPS or not isinstance(riemann, str) or riemann != "right":
+        if isinstance(riemann, str) and riemann not in RULES:
             raise ValueError(f"unknown quadrature rule {riemann!r}; one of {RULES}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        quadrature(steps, riemann)
     x = net.check_input(x)
 
     def explain_lrp(top, layer_rule, network=net):

@@ -9,6 +9,8 @@ DeepLIFT, the LID family, LRP-Taylor and the gradient baselines all propagate a 
   arg-max selection for max-pooling.
 * :func:`rescale` — DeepLIFT's Rescale rule (spec §4 (b2)): ``diag(Δy/Δx)`` for element-wise
   layers, the gradient at the reference where ``|Δx| < 1e-7``; max-pooling in gradient mode.
+  ``convention="captum"`` is captum's ``DeepLift``: the gradient at the input where
+  ``|Δx| < 1e-10``, and max-pooling by the cross-maximum of input and reference (:class:`CrossMax`).
 * :func:`path_average` — LID-IG (spec §6.3): the Jacobian averaged over points
   ``Ŷ + t_k ΔY`` of the layer's own straight path, with quadrature weights ``w_k``; affine
   layers exactly ``W``.
@@ -24,12 +26,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .layers import Affine, ElementWise, Flatten, MaxPool2d
+from .layers import Affine, ElementWise, Flatten, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Tanh
 from .rules import NEGATIVE, POSITIVE
 
-__all__ = ["Linearization", "local", "rescale", "path_average", "RevealCancel", "NEAR_ZERO"]
+__all__ = ["Linearization", "local", "rescale", "path_average", "RevealCancel", "CrossMax", "captum_hooks", "NEAR_ZERO",
+           "CAPTUM_NEAR_ZERO"]
 
 NEAR_ZERO = 1e-7  # DeepLIFT's NEAR_ZERO_THRESHOLD (spec §4, §10)
+CAPTUM_NEAR_ZERO = 1e-10  # captum DeepLift's eps (peers §1.2)
 
 
 class Linearization:
@@ -151,15 +155,70 @@ def local(layer, x, state=None) -> Linearization:
     raise TypeError(f"no linearisation for {layer.describe()}")
 
 
-def rescale(layer, x, x_ref, y, y_ref, state=None) -> Linearization:
+def rescale(layer, x, x_ref, y, y_ref, state=None, convention: str = "deeplift") -> Linearization:
     """DeepLIFT Rescale (spec §4 (b2)): ``Δy/Δx`` element-wise (gradient at the reference where ``|Δx| < 1e-7``);
-    affine layers ``W``; max-pooling in gradient mode (the arg-max at ``x``, spec §4 (b4))."""
+    affine layers ``W``; max-pooling in gradient mode (the arg-max at ``x``, spec §4 (b4)).
+
+    ``convention="captum"``: the gradient at ``x`` where ``|Δx| < 1e-10``, max-pooling :class:`CrossMax`.
+    """
+    if convention not in ("deeplift", "captum"):
+        raise ValueError(f"the DeepLIFT convention must be 'deeplift' or 'captum', got {convention!r}")
+    captum = convention == "captum"
+    if isinstance(layer, MaxPool2d) and captum:
+        return CrossMax(layer, x, x_ref, y, y_ref)
     if not isinstance(layer, ElementWise):
         return local(layer, x, state)
     dx, dy = x - x_ref, y - y_ref
-    near = np.abs(dx) < NEAR_ZERO
-    multiplier = np.where(near, layer.derivative(x_ref), dy / np.where(near, 1, dx))
+    near = np.abs(dx) < (CAPTUM_NEAR_ZERO if captum else NEAR_ZERO)
+    multiplier = np.where(near, layer.derivative(x if captum else x_ref), dy / np.where(near, 1, dx))
     return _Diagonal(multiplier.astype(x.dtype, copy=False), "Δy/Δx")
+
+
+def captum_hooks(layer) -> bool:
+    """captum's DeepLift hooks the layer (its ``SUPPORTED_NON_LINEAR``).
+
+    A quirk of those hooks (PyTorch's full backward hooks, captum 0.9): when a hooked layer's input comes
+    straight from another hooked layer (ReLU → MaxPool2d), the lower layer's hook receives the upper
+    layer's *plain* gradient as its output gradient, so the upper layer's DeepLIFT rule is lost.
+    """
+    return isinstance(layer, (ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d))
+
+
+class CrossMax(Linearization):
+    """captum's DeepLIFT rule for max-pooling: with ``m_j = max(y_j, ŷ_j)``, window ``j`` sends ``m_j − ŷ_j`` to its
+    arg-max at ``x`` and ``y_j − m_j`` to its arg-max at the reference, each divided by that input's ``Δx_i``
+    (``D_ji = ([i = argmax_x] (m_j − ŷ_j) + [i = argmax_x̂] (y_j − m_j)) / Δx_i``); inputs with
+    ``|Δx_i| < 1e-10`` take the gradient (``D_ji = [i = argmax_x]``). So ``D Δx = Δy`` where no input is near.
+    """
+
+    def __init__(self, layer, x, x_ref, y, y_ref):
+        x_ref = np.ascontiguousarray(np.broadcast_to(x_ref, x.shape))  # a shared reference has a batch of one
+        self.layer, self.x, self.x_ref = layer, x, x_ref
+        self.winners, self.reference_winners = layer.pool(x)[1], layer.pool(x_ref)[1]
+        top = np.maximum(y, y_ref)
+        self.up, self.down = top - y_ref, y - top
+        dx = x - x_ref
+        self.near = np.abs(dx) < CAPTUM_NEAR_ZERO
+        self.inverse = np.where(self.near, 0, 1 / np.where(self.near, 1, dx))
+
+    def vjp(self, g):
+        routed = (self.layer.route(self.x, g * self.up, "first", self.winners)
+                  + self.layer.route(self.x_ref, g * self.down, "first", self.reference_winners))
+        return np.where(self.near, self.layer.route(self.x, g, "first", self.winners), routed * self.inverse)
+
+    def jvp(self, v):
+        scaled = v * self.inverse
+        return (self.up * self.layer.gather(scaled, self.winners) + self.down * self.layer.gather(scaled, self.reference_winners)
+                + self.layer.gather(np.where(self.near, v, 0), self.winners))
+
+    def matrix(self, n):
+        at_x = self.layer.selection_matrix(self.x[n], "first")
+        at_ref = self.layer.selection_matrix(self.x_ref[n], "first")
+        D = (sp.diags(self.up[n].ravel()) @ at_x + sp.diags(self.down[n].ravel()) @ at_ref) @ sp.diags(self.inverse[n].ravel())
+        return (D + at_x @ sp.diags(self.near[n].ravel().astype(self.x.dtype))).tocsr()
+
+    def describe(self):
+        return "cross-max (captum)"
 
 
 def path_average(layer, x, x_ref, ts, weights) -> Linearization:

@@ -18,6 +18,11 @@ method                   top ``g^L``    linearisation ``D``          factor
 ``gradient``             ``e_c``        Jacobian at ``x``            the gradient (``R = g²``)
 =======================  =============  ==========================  ==========================
 
+``deeplift`` with ``convention="captum"`` is captum's ``DeepLift`` rule: the gradient at the input where
+``|Δx| < 1e-10`` and max-pooling by the cross-maximum (:class:`lrpref.linearize.CrossMax`);
+``"captum-quirks"`` also reproduces what captum's hooks do: a non-linear layer fed straight by another
+(ReLU → MaxPool2d) keeps its plain gradient (:func:`lrpref.linearize.captum_hooks`).
+
 Averaged over points (the same engine, weighted): ``ig`` (Jacobians at ``x̂ + t_k Δx``, factor
 ``ΔY``; spec §5) and ``smoothgrad`` (gradients at noisy copies of ``x``; ``R`` = the mean
 gradient).
@@ -37,9 +42,9 @@ from . import cam, tops
 from .chain import FUSED, ChainStep, PassStep, propagate_chain
 from .explanation import Explanation, LayerRelevance
 from .layers import Affine, Dense, ElementWise
-from .linearize import RevealCancel, local, path_average, rescale
+from .linearize import RevealCancel, captum_hooks, local, path_average, rescale
 from .network import Sequential
-from .paths import quadrature
+from .paths import quadrature, rule_name
 from .propagate import Absorbed
 from .reference import resolve_reference
 from .rules import Epsilon, ZPlus
@@ -89,6 +94,7 @@ ALIASES = {
 
 # method -> the keyword options it takes beyond the common ones, with their defaults
 OPTIONS = {
+    "deeplift": {"convention": "deeplift"},
     "deeplift-revealcancel": {"revealcancel": "all"},
     "smoothgrad": {"noise": 0.15, "random_state": None},
     "clrp": {"clrp": "clrp1", "clrp_normalise": True},
@@ -125,7 +131,7 @@ def _records(net, steps, rules, with_messages=True):
 # --------------------------------------------------------------------------- multiplier methods
 
 
-def _linearizations(net, spec, activations, states, reference_acts, ts, weights, option):
+def _linearizations(net, spec, activations, states, reference_acts, ts, weights, option, convention):
     layers, lins = list(net), []
     k = 0
     while k < len(layers):
@@ -139,8 +145,11 @@ def _linearizations(net, spec, activations, states, reference_acts, ts, weights,
             lins += [RevealCancel(layer, layers[k + 1], a, reference_acts[k], reference_acts[k + 1]), FUSED]
             k += 2
             continue
+        elif convention == "captum-quirks" and k > 0 and captum_hooks(layers[k - 1]) and captum_hooks(layer):
+            lins.append(local(layer, a, states[k]))  # captum's hook of the layer below sees this layer's plain gradient
         else:
-            lins.append(rescale(layer, a, reference_acts[k], activations[k + 1], reference_acts[k + 1], states[k]))
+            lins.append(rescale(layer, a, reference_acts[k], activations[k + 1], reference_acts[k + 1], states[k],
+                                "captum" if convention == "captum-quirks" else convention))
         k += 1
     return lins
 
@@ -156,7 +165,8 @@ def _multiplier_method(net, x, target, name, reference, steps, riemann, options)
     ts, weights = quadrature(steps, riemann) if (spec.linearize == "path" or spec.top == "sig") else (None, None)
     top_kind = "increment" if spec.top == "logit" else spec.top
     g_top = tops.multiplier(top_kind, Z, None if ref is None else reference_acts[-1], classes, ts, weights)
-    lins = _linearizations(net, spec, activations, states, reference_acts, ts, weights, options.get("revealcancel"))
+    lins = _linearizations(net, spec, activations, states, reference_acts, ts, weights, options.get("revealcancel"),
+                           options.get("convention", "deeplift"))
     if spec.factor == "increment":
         factors = [a - a_ref for a, a_ref in zip(activations, reference_acts)]
     elif spec.factor == "activation":
@@ -178,7 +188,7 @@ def _multiplier_method(net, x, target, name, reference, steps, riemann, options)
 
 def _describe(name, steps, riemann, spec):
     if spec.linearize == "path" or spec.top == "sig":
-        return f"{name}, {steps} steps, {riemann} rule"
+        return f"{name}, {steps} steps, {rule_name(riemann)} rule"
     return name
 
 
@@ -243,12 +253,12 @@ def _ig(net, x, target, reference, steps, riemann):
     points = [ref + x.dtype.type(t) * (x - ref) for t in ts]
     factors = [a - a_ref for a, a_ref in zip(activations, reference_acts)]
     layer_steps = _averaged(net, points, weights, factors, classes, conserves=True)
-    rules = [_Named(f"IG: Jacobians on the input path ({steps} points, {riemann})") for _ in net]
+    rules = [_Named(f"IG: Jacobians on the input path ({steps} points, {rule_name(riemann)})") for _ in net]
     relevance = layer_steps[0].relevance_in
     expected = factors[-1][np.arange(len(x)), classes]
     completeness = relevance.reshape(len(x), -1).sum(1) - expected
     return Explanation(relevance, output, classes, layer_steps[-1].relevance_out, _records(net, layer_steps, rules), "ig",
-                       "fast", f"ig, {steps} steps, {riemann} rule", reference=ref, reference_output=reference_acts[-1],
+                       "fast", f"ig, {steps} steps, {rule_name(riemann)} rule", reference=ref, reference_output=reference_acts[-1],
                        completeness_error=completeness)
 
 
@@ -328,6 +338,9 @@ def run(net, x, target, method, rule, reference, steps, riemann, options, explai
         raise TypeError(f"method {method!r} takes no option(s) {sorted(unknown)}; its options: {allowed}")
     options = {**OPTIONS.get(method, {}), **options}
     if method in MULTIPLIER:
+        if method == "deeplift" and options["convention"] not in ("deeplift", "captum", "captum-quirks"):
+            raise ValueError(f"deeplift: convention must be 'deeplift' (the reference code), 'captum' or 'captum-quirks', "
+                             f"got {options['convention']!r}")
         if method == "deeplift-revealcancel" and options["revealcancel"] not in ("all", "dense"):
             raise ValueError(f"revealcancel must be 'all' or 'dense', got {options['revealcancel']!r}")
         return _multiplier_method(net, x, target, method, reference, steps, riemann, options)

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from . import _kernels, config
 from .layers import Affine, BatchNorm, Dense, ElementWise, Flatten, Layer, MaxPool2d
-from .rules import LinearRule, Pass, Proportional, Rule, WinnerTakesAll
+from .rules import LinearRule, Pass, Rule, Surrogate, WinnerTakesAll
 
 __all__ = ["Absorbed", "Step", "propagate", "messages", "scales", "absorption", "MatrixTooLarge", "check_rule"]
 
@@ -128,8 +128,10 @@ def check_rule(layer: Layer, rule: Rule, where: str) -> None:
         ok, expected = isinstance(layer, Affine), "affine layers (Dense, Conv2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm)"
     elif isinstance(rule, Pass):
         ok, expected = isinstance(layer, (ElementWise, Flatten, BatchNorm)), "element-wise layers, Flatten and BatchNorm"
-    elif isinstance(rule, (WinnerTakesAll, Proportional)):
+    elif isinstance(rule, WinnerTakesAll):
         ok, expected = isinstance(layer, MaxPool2d), "MaxPool2d"
+    elif isinstance(rule, Surrogate):
+        ok, expected = isinstance(layer, rule.layer_types), ", ".join(kind.__name__ for kind in rule.layer_types)
     else:
         raise TypeError(f"{where}: {rule!r} is not an lrpref rule")
     if not ok:
@@ -146,12 +148,11 @@ def _flat(array):
 def scales(rule: LinearRule, R, denominators, z):
     """Step 2 of spec §3.0 for every group: ``s_g = c_g R / S_g`` where ``S_g = stabilise(D_g)`` is
     non-zero and the group's selector admits the neuron (``z > 0`` / ``z < 0``), else 0."""
-    signed = rule.stabiliser.sign == "signed"
     out = []
     for group, D in zip(rule.groups, denominators):
         where = {None: 0, "positive": 1, "negative": -1}[group.where]
         s = _kernels.relevance_scale(_flat(R), _flat(D), _flat(z if where else R), rule.stabiliser.epsilon_per_sample(D),
-                                     signed, where, R.dtype.type(group.coefficient))
+                                     rule.stabiliser.form, where, R.dtype.type(group.coefficient))
         out.append(s.reshape(R.shape))
     return out
 
@@ -242,8 +243,12 @@ def _fast(layer, rule, a, z, R, state=None) -> Step:
     if isinstance(rule, Pass):
         return Step(R.reshape(a.shape), R)
     if isinstance(rule, WinnerTakesAll):
-        return Step(layer.route(a, R, rule.ties, winners=state), R)
-    return _linear_fast(layer.window_sum, rule.rule, a, None, R)
+        if not rule.epsilon:
+            return Step(layer.route(a, R, rule.ties, winners=state), R)
+        z = layer.forward(a) if z is None else z
+        s = scales(rule.selection_rule, R, [z], z)[0]
+        return Step(a * layer.route(a, s, rule.ties, winners=state), R, rule.selection_rule, [z], [s], [None], z)
+    return _linear_fast(rule.surrogate(layer), rule.rule, a, None, R)
 
 
 # --------------------------------------------------------------------------- explicit path
@@ -296,12 +301,17 @@ def _explicit_sample(layer, rule, a, z, R):
     """``(M, Step)`` for one sample given as batches of one."""
     if isinstance(rule, LinearRule):
         return _linear_explicit(layer, rule, a, z, R)
-    if isinstance(rule, Proportional):
-        return _linear_explicit(layer.window_sum, rule.rule, a, None, R)
+    if isinstance(rule, Surrogate):
+        return _linear_explicit(rule.surrogate(layer), rule.rule, a, None, R)
     if isinstance(rule, Pass):
         M = sp.diags(R.reshape(-1), format="csr")
-    else:
+    elif not rule.epsilon:
         M = (sp.diags(R.reshape(-1)) @ layer.selection_matrix(a[0], rule.ties)).tocsr()
+    else:
+        z = layer.forward(a) if z is None else z
+        s = scales(rule.selection_rule, R, [z], z)[0]
+        M = (sp.diags(s.reshape(-1)) @ layer.selection_matrix(a[0], rule.ties) @ sp.diags(a.reshape(-1))).tocsr()
+        return M, Step(_column_sums(M, a.shape), R, rule.selection_rule, [z], [s], [None], z)
     return M, Step(_column_sums(M, a.shape), R)
 
 
@@ -314,8 +324,8 @@ def _matrix_bytes(layer, rule, in_shape, out_size, itemsize) -> tuple[int, str]:
         if isinstance(layer, Dense):
             return terms * nonzeros * itemsize, f"dense {size}"
         return terms * nonzeros * (itemsize + 8), f"sparse {size} with {nonzeros} non-zeros"
-    if isinstance(rule, Proportional):
-        nonzeros = layer.window_sum.matrix_nonzeros(in_shape)
+    if isinstance(rule, Surrogate):
+        nonzeros = rule.surrogate(layer).matrix_nonzeros(in_shape)
         return 2 * nonzeros * (itemsize + 8), f"sparse {size} with {nonzeros} non-zeros"
     return out_size * (itemsize + 8), f"sparse {size} with {out_size} non-zeros"
 
@@ -349,8 +359,8 @@ def propagate(layer: Layer, rule: Rule, a, z, R, path: str = "fast", where: str 
     (within the memory budget) and takes its column sums.
     """
     check_rule(layer, rule, where)
-    if isinstance(rule, LinearRule):
-        rule.check_input(a, where)
+    if isinstance(rule, (LinearRule, Surrogate)):
+        (rule if isinstance(rule, LinearRule) else rule.rule).check_input(a, where)
     if path == "fast":
         return _fast(layer, rule, a, z, R, state)
     if path != "explicit":

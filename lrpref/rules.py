@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
+from .layers import MaxPool2d
 
 __all__ = [
     "Rule", "LinearRule", "Stabiliser", "Modifier", "InputPart", "Term", "Group",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat",
-    "Pass", "WinnerTakesAll", "Proportional",
+    "Pass", "WinnerTakesAll", "Surrogate", "Proportional",
 ]
 
 
@@ -140,14 +141,18 @@ class Group:
 # --------------------------------------------------------------------------- stabiliser
 
 
+_FORMS = {"signed": _kernels.SIGNED, "unsigned": _kernels.UNSIGNED, "zeros": _kernels.ZEROS}
+
+
 @dataclass(frozen=True)
 class Stabiliser:
     """``S = D + eps * sgn0(D)`` (signed, sgn0(0) = +1) or ``S = D + eps`` (unsigned), spec §3.2, §10.
 
-    ``scale="rms"`` multiplies eps by ``sqrt(mean(D**2))`` over each sample's outputs (the
-    tutorial's "0.1 std", spec §15.3). ``eps = 0`` is safe division: a zero denominator drops
-    its relevance, which the ledger reports as ``dropped``. The unsigned form falls back to the
-    signed one where ``D = -eps`` exactly (spec §3.2 (d)).
+    ``sign="zeros"`` replaces only exact zeros, ``S = D + eps·[D = 0]`` (iNNvestigate's
+    ``safe_divide``, peers §1.3). ``scale="rms"`` multiplies eps by ``sqrt(mean(D**2))`` over
+    each sample's outputs (the tutorial's "0.1 std", spec §15.3). ``eps = 0`` is safe division:
+    a zero denominator drops its relevance, which the ledger reports as ``dropped``. The
+    unsigned form falls back to the signed one where ``D = -eps`` exactly (spec §3.2 (d)).
     """
 
     epsilon: float = 0.0
@@ -157,10 +162,15 @@ class Stabiliser:
     def __post_init__(self):
         if not np.isfinite(self.epsilon) or self.epsilon < 0:
             raise ValueError(f"the stabiliser epsilon must be a finite number >= 0, got {self.epsilon}")
-        if self.sign not in ("signed", "unsigned"):
-            raise ValueError(f"sign must be 'signed' or 'unsigned', got {self.sign!r}")
+        if self.sign not in _FORMS:
+            raise ValueError(f"sign must be one of {sorted(_FORMS)}, got {self.sign!r}")
         if self.scale not in ("fixed", "rms"):
             raise ValueError(f"scale must be 'fixed' or 'rms', got {self.scale!r}")
+
+    @property
+    def form(self) -> int:
+        """The form as the kernels take it."""
+        return _FORMS[self.sign]
 
     def epsilon_per_sample(self, D: np.ndarray) -> np.ndarray:
         """The ε of every sample of a batch of denominators ``D`` (batch axis first)."""
@@ -175,13 +185,18 @@ class Stabiliser:
         if self.epsilon == 0:
             return D
         flat = np.ascontiguousarray(D.reshape(D.shape[0], -1))
-        return _kernels.stabilise(flat, self.epsilon_per_sample(D), self.sign == "signed").reshape(D.shape)
+        return _kernels.stabilise(flat, self.epsilon_per_sample(D), self.form).reshape(D.shape)
 
     def __str__(self):
         if self.epsilon == 0:
             return "none (safe division)"
         eps = f"{self.epsilon:g}" + ("·RMS(z)" if self.scale == "rms" else "")
-        return f"z + {eps}·sgn0(z)" if self.sign == "signed" else f"z + {eps}"
+        return {"signed": f"z + {eps}·sgn0(z)", "unsigned": f"z + {eps}", "zeros": f"z + {eps}·[z = 0]"}[self.sign]
+
+
+def _stabiliser(epsilon) -> Stabiliser:
+    """A rule's stabiliser from ``epsilon``: a number (the signed form) or a :class:`Stabiliser`."""
+    return epsilon if isinstance(epsilon, Stabiliser) else Stabiliser(float(epsilon))
 
 
 # --------------------------------------------------------------------------- rules
@@ -233,57 +248,82 @@ class LRP0(LinearRule):
 class Epsilon(LinearRule):
     """LRP-ε (Bach 2015 eq. 58; spec §3.2): ``R_i = sum_j a_i w_ji / (z_j + eps sgn0(z_j)) * R_j``.
 
-    ``sign="unsigned"`` uses ``z_j + eps`` (Montavon 2019); ``scale="rms"`` uses
-    ``eps * sqrt(mean_j z_j²)`` (the tutorial's "0.1 std"). Absorbed per neuron:
-    ``R_j (b_j + eps sgn0 z_j) / (z_j + eps sgn0 z_j)``.
+    ``sign="unsigned"`` uses ``z_j + eps`` (Montavon 2019), ``sign="zeros"`` ``z_j + eps [z_j = 0]``
+    (iNNvestigate's safe division); ``scale="rms"`` uses ``eps * sqrt(mean_j z_j²)`` (the
+    tutorial's "0.1 std"). Absorbed per neuron: ``R_j (b_j + eps sgn0 z_j) / (z_j + eps sgn0 z_j)``.
+    ``bias=False`` leaves the bias out of ``z_j`` (zennit's ``zero_params='bias'``,
+    iNNvestigate's ``bias=False``).
     """
 
-    def __init__(self, epsilon: float = 1e-6, sign: str = "signed", scale: str = "fixed"):
-        self.epsilon = float(epsilon)
-        self.groups = (Group(1.0, (Term(A, IDENTITY),), IDENTITY),)
+    def __init__(self, epsilon: float = 1e-6, sign: str = "signed", scale: str = "fixed", bias: bool = True):
+        self.epsilon, self.bias = float(epsilon), bool(bias)
+        self.groups = (Group(1.0, (Term(A, IDENTITY),), IDENTITY if self.bias else None),)
         self.stabiliser = Stabiliser(self.epsilon, sign, scale)
 
     def describe(self):
-        extra = "".join([", sign='unsigned'" if self.stabiliser.sign == "unsigned" else "",
-                         ", scale='rms'" if self.stabiliser.scale == "rms" else ""])
+        extra = "".join([f", sign={self.stabiliser.sign!r}" if self.stabiliser.sign != "signed" else "",
+                         ", scale='rms'" if self.stabiliser.scale == "rms" else "",
+                         "" if self.bias else ", bias=False"])
         return f"Epsilon({self.epsilon:g}{extra})"
+
+
+def _bias_modifier(bias, boosted: Modifier, rule: str) -> Modifier | None:
+    """The bias modifier of γ and z⁺: ``True`` the rule's own (``boosted``), ``False`` none, ``"plain"`` the bias as it is."""
+    if not isinstance(bias, str):
+        return boosted if bias else None
+    if bias == "plain":
+        return IDENTITY
+    raise ValueError(f"{rule}: bias must be True, False or 'plain', got {bias!r}")
+
+
+def _bias_option(bias):
+    return bias if isinstance(bias, str) else bool(bias)
+
+
+def _bias_text(bias, default) -> str:
+    return "" if bias == default else f", bias={bias!r}"
 
 
 class Gamma(LinearRule):
     """LRP-γ (Montavon 2019; spec §3.3).
 
     ``mode="classic"``: ``R_i = sum_j a_i (w_ji + γ w_ji⁺) / (sum_i' a_i' (w_ji' + γ w_ji'⁺) + b_j + γ b_j⁺) R_j``,
-    defined for ``a >= 0`` (an error otherwise); ``bias=False`` drops the bias term.
+    defined for ``a >= 0`` (an error otherwise); ``bias=False`` drops the bias term and
+    ``bias="plain"`` adds ``b_j`` unmodified (captum's ``GammaRule``, γ on the weights only).
 
     ``mode="generalised"`` (zennit's ``Gamma``, Andéol et al. 2021; peers §1.1): with
     ``w↑ = w + γw⁺`` and ``w↓ = w + γw⁻``, neurons with ``z_j > 0`` use contributions
     ``a⁺ w↑ + a⁻ w↓`` and bias ``b + γb⁺``; neurons with ``z_j < 0`` use ``a⁺ w↓ + a⁻ w↑`` and
     ``b + γb⁻``; neurons with ``z_j = 0`` are dropped. For ``a >= 0`` and ``z_j > 0`` both modes agree.
+
+    ``check_inputs=False`` applies the classic formula to signed inputs too, as captum does
+    (it is then no longer the γ rule of the paper: negative inputs get boosted positive weights).
     """
 
-    def __init__(self, gamma: float = 0.25, bias: bool = True, mode: str = "classic", epsilon: float = 0.0):
+    def __init__(self, gamma: float = 0.25, bias=True, mode: str = "classic", epsilon=0.0, check_inputs: bool = True):
         if not np.isfinite(gamma) or gamma < 0:
             raise ValueError(f"Gamma: gamma must be a finite number >= 0, got {gamma}")
         if mode not in ("classic", "generalised"):
             raise ValueError(f"Gamma: mode must be 'classic' or 'generalised', got {mode!r}")
-        self.gamma, self.bias, self.mode = float(gamma), bool(bias), mode
+        self.gamma, self.bias, self.mode, self.check_inputs = float(gamma), _bias_option(bias), mode, bool(check_inputs)
         up, down = Modifier("gamma_up", self.gamma), Modifier("gamma_down", self.gamma)
         if mode == "classic":
-            self.groups = (Group(1.0, (Term(A, up),), up if bias else None),)
+            self.groups = (Group(1.0, (Term(A, up),), _bias_modifier(bias, up, "Gamma")),)
         else:
             self.groups = (
-                Group(1.0, (Term(A_POS, up), Term(A_NEG, down)), up if bias else None, "positive"),
-                Group(1.0, (Term(A_POS, down), Term(A_NEG, up)), down if bias else None, "negative"),
+                Group(1.0, (Term(A_POS, up), Term(A_NEG, down)), _bias_modifier(bias, up, "Gamma"), "positive"),
+                Group(1.0, (Term(A_POS, down), Term(A_NEG, up)), _bias_modifier(bias, down, "Gamma"), "negative"),
             )
-        self.stabiliser = Stabiliser(float(epsilon))
+        self.stabiliser = _stabiliser(epsilon)
 
     def check_input(self, a, where):
-        if self.mode == "classic":
+        if self.mode == "classic" and self.check_inputs:
             _require_non_negative(a, "LRP-γ (classic)", where,
                                   "Use Gamma(mode='generalised') (zennit's form for signed inputs), or ZBox/WSquare for an input layer.")
 
     def describe(self):
-        extra = ("" if self.bias else ", bias=False") + ("" if self.mode == "classic" else ", mode='generalised'")
+        extra = (_bias_text(self.bias, True) + ("" if self.mode == "classic" else ", mode='generalised'")
+                 + ("" if self.check_inputs else ", check_inputs=False"))
         return f"Gamma({self.gamma:g}{extra})"
 
 
@@ -292,6 +332,8 @@ class AlphaBeta(LinearRule):
 
     ``R_i = sum_j (α z_ji⁺ / z_j⁺ - β z_ji⁻ / z_j⁻) R_j`` with ``z_j^± = sum_i z_ji^± + b_j^±``
     (``bias="ignore"`` drops ``b^±``). ``z_ji⁺ = a⁺w⁺ + a⁻w⁻`` and ``z_ji⁻ = a⁺w⁻ + a⁻w⁺``.
+    ``bias="full"`` puts the whole bias ``b_j`` into both denominators — iNNvestigate 2.1's
+    behaviour (its issue #273, a bug: with ``b_j < 0`` the positive denominator can vanish).
 
     ``convention="modern"`` (default, zennit): α − β = 1, β ≥ 0. ``convention="toolbox"``
     (Bach 2015 / LRP toolbox): α + β = 1 and the β-term is added, ``+ β z_ji⁻ / z_j⁻``; the two
@@ -300,10 +342,11 @@ class AlphaBeta(LinearRule):
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 1.0, bias: str = "include",
-                 convention: str = "modern", epsilon: float = 0.0):
+                 convention: str = "modern", epsilon=0.0):
         alpha, beta = float(alpha), float(beta)
-        if bias not in ("include", "ignore"):
-            raise ValueError(f"AlphaBeta: bias must be 'include' or 'ignore', got {bias!r}")
+        biases = {"include": (POSITIVE, NEGATIVE), "ignore": (None, None), "full": (IDENTITY, IDENTITY)}
+        if bias not in biases:
+            raise ValueError(f"AlphaBeta: bias must be one of {sorted(biases)}, got {bias!r}")
         if convention == "modern":
             if abs(alpha - beta - 1) > 1e-12 or beta < 0:
                 raise ValueError(f"AlphaBeta(alpha={alpha:g}, beta={beta:g}): the modern convention needs alpha - beta = 1 "
@@ -318,15 +361,15 @@ class AlphaBeta(LinearRule):
         else:
             raise ValueError(f"AlphaBeta: convention must be 'modern' or 'toolbox', got {convention!r}")
         self.alpha, self.beta, self.bias, self.convention = alpha, beta, bias, convention
-        include = bias == "include"
+        positive_bias, negative_bias = biases[bias]
         self.groups = (
-            Group(alpha, (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE)), POSITIVE if include else None),
-            Group(beta_coefficient, (Term(A_POS, NEGATIVE), Term(A_NEG, POSITIVE)), NEGATIVE if include else None),
+            Group(alpha, (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE)), positive_bias),
+            Group(beta_coefficient, (Term(A_POS, NEGATIVE), Term(A_NEG, POSITIVE)), negative_bias),
         )
-        self.stabiliser = Stabiliser(float(epsilon))
+        self.stabiliser = _stabiliser(epsilon)
 
     def describe(self):
-        extra = ("" if self.bias == "include" else ", bias='ignore'") + ("" if self.convention == "modern" else ", convention='toolbox'")
+        extra = ("" if self.bias == "include" else f", bias={self.bias!r}") + ("" if self.convention == "modern" else ", convention='toolbox'")
         return f"AlphaBeta({self.alpha:g}, {self.beta:g}{extra})"
 
 
@@ -335,24 +378,28 @@ class ZPlus(LinearRule):
 
     ``mode="dtd"``: ``R_i = sum_j a_i w_ji⁺ / sum_i' a_i' w_ji'⁺ R_j`` (bias ignored), defined for
     ``a >= 0``. ``mode="products"`` (zennit's ``ZPlus``): contributions ``a⁺w⁺ + a⁻w⁻``, valid for
-    signed inputs. ``bias=True`` adds ``b⁺`` to the denominator (zennit).
+    signed inputs. ``bias=True`` adds ``b⁺`` to the denominator (zennit); ``bias="plain"`` adds the
+    whole ``b`` — captum's ``Alpha1_Beta0_Rule`` (its issue #1234, a bug: with ``b < 0`` the
+    denominator can vanish or turn negative). ``check_inputs=False`` applies the DTD form to
+    signed inputs too, as captum and iNNvestigate's ``ZPlusFast`` do.
     """
 
-    def __init__(self, mode: str = "dtd", bias: bool = False, epsilon: float = 0.0):
+    def __init__(self, mode: str = "dtd", bias=False, epsilon=0.0, check_inputs: bool = True):
         if mode not in ("dtd", "products"):
             raise ValueError(f"ZPlus: mode must be 'dtd' or 'products', got {mode!r}")
-        self.mode, self.bias = mode, bool(bias)
+        self.mode, self.bias, self.check_inputs = mode, _bias_option(bias), bool(check_inputs)
         terms = (Term(A, POSITIVE),) if mode == "dtd" else (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE))
-        self.groups = (Group(1.0, terms, POSITIVE if bias else None),)
-        self.stabiliser = Stabiliser(float(epsilon))
+        self.groups = (Group(1.0, terms, _bias_modifier(bias, POSITIVE, "ZPlus")),)
+        self.stabiliser = _stabiliser(epsilon)
 
     def check_input(self, a, where):
-        if self.mode == "dtd":
+        if self.mode == "dtd" and self.check_inputs:
             _require_non_negative(a, "The z⁺ rule (DTD)", where,
                                   "Use ZPlus(mode='products') (zennit's form), or ZBox/WSquare for an input layer.")
 
     def describe(self):
-        extra = ("" if self.mode == "dtd" else "mode='products'") + (", bias=True" if self.bias else "")
+        extra = (("" if self.mode == "dtd" else ", mode='products'") + _bias_text(self.bias, False)
+                 + ("" if self.check_inputs else ", check_inputs=False"))
         return f"ZPlus({extra.lstrip(', ')})"
 
 
@@ -364,7 +411,7 @@ class ZBox(LinearRule):
     (per element or per channel, e.g. shape (C, 1, 1)). Inputs outside the box are an error.
     """
 
-    def __init__(self, low, high, epsilon: float = 0.0):
+    def __init__(self, low, high, epsilon=0.0):
         low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
             raise ValueError("ZBox: low and high must be finite")
@@ -378,7 +425,7 @@ class ZBox(LinearRule):
         self.groups = (Group(1.0, (Term(A, IDENTITY),
                                    Term(InputPart("bound", low, "(-l)"), POSITIVE),
                                    Term(InputPart("bound", high, "(-h)"), NEGATIVE)), None),)
-        self.stabiliser = Stabiliser(float(epsilon))
+        self.stabiliser = _stabiliser(epsilon)
 
     def check_input(self, a, where):
         try:
@@ -404,10 +451,10 @@ class WSquare(LinearRule):
     ``bias=True`` adds ``b_j²`` to the denominator (zennit's default, peers §1.1).
     """
 
-    def __init__(self, bias: bool = False, epsilon: float = 0.0):
+    def __init__(self, bias: bool = False, epsilon=0.0):
         self.bias = bool(bias)
         self.groups = (Group(1.0, (Term(A_ONES, SQUARE),), SQUARE if bias else None),)
-        self.stabiliser = Stabiliser(float(epsilon))
+        self.stabiliser = _stabiliser(epsilon)
 
     def describe(self):
         return "WSquare(bias=True)" if self.bias else "WSquare()"
@@ -419,9 +466,9 @@ class Flat(LinearRule):
     The receptive field counts the real (non-padding) taps, as zennit does.
     """
 
-    def __init__(self, epsilon: float = 0.0):
+    def __init__(self, epsilon=0.0):
         self.groups = (Group(1.0, (Term(A_ONES, ONES),), None),)
-        self.stabiliser = Stabiliser(float(epsilon))
+        self.stabiliser = _stabiliser(epsilon)
 
 
 class Pass(Rule):
@@ -433,18 +480,44 @@ class WinnerTakesAll(Rule):
 
     ``ties="first"``: the first maximum in row-major window order (PyTorch's gradient);
     ``ties="split"``: shared equally among tied maxima (LRP toolbox, CLRP code).
+
+    ``epsilon > 0`` is LRP-ε on the selection map (captum's default ``EpsilonRule`` on
+    max-pooling, peers §1.2): the winner gets ``R_j y_j / (y_j + ε sgn0(y_j))`` and the
+    stabiliser absorbs the rest (all of ``R_j`` where the window maximum is 0).
     """
 
-    def __init__(self, ties: str = "first"):
+    def __init__(self, ties: str = "first", epsilon: float = 0.0):
         if ties not in ("first", "split"):
             raise ValueError(f"WinnerTakesAll: ties must be 'first' or 'split', got {ties!r}")
         self.ties = ties
+        self.epsilon = float(epsilon)
+        self.selection_rule = Epsilon(self.epsilon) if self.epsilon else None
+        if self.epsilon < 0:
+            raise ValueError(f"WinnerTakesAll: epsilon must be >= 0, got {epsilon}")
 
     def describe(self):
-        return "WinnerTakesAll()" if self.ties == "first" else "WinnerTakesAll(ties='split')"
+        extra = ("" if self.ties == "first" else "ties='split'") + (f", epsilon={self.epsilon:g}" if self.epsilon else "")
+        return f"WinnerTakesAll({extra.lstrip(', ')})"
 
 
-class Proportional(Rule):
+class Surrogate(Rule):
+    """A linear ``rule`` applied to a stand-in affine map of the layer, ``surrogate(layer)``.
+
+    The layer's own forward pass fixes the relevance ``R`` of its output; the rule's
+    denominators and messages come from the surrogate at the layer's input. ``layer_types``
+    are the layers it applies to, ``label`` says what the surrogate is.
+    """
+
+    def __init__(self, rule: LinearRule, surrogate, layer_types: tuple, label: str):
+        if not isinstance(rule, LinearRule):
+            raise TypeError(f"{type(self).__name__} needs a rule for affine layers, got {rule!r}")
+        self.rule, self.surrogate, self.layer_types, self.label = rule, surrogate, tuple(layer_types), label
+
+    def describe(self):
+        return f"{self.label}({self.rule.describe()})"
+
+
+class Proportional(Surrogate):
     """Max-pooling treated as a window sum in the backward pass (spec §3.9, ``maxpool_lrp="avg"``).
 
     The linear ``rule`` (default LRP-0) is applied to ``y_j = sum_{i in win(j)} a_i``, so
@@ -452,10 +525,4 @@ class Proportional(Rule):
     """
 
     def __init__(self, rule: LinearRule | None = None):
-        rule = LRP0() if rule is None else rule
-        if not isinstance(rule, LinearRule):
-            raise TypeError(f"Proportional needs a rule for affine layers, got {rule!r}")
-        self.rule = rule
-
-    def describe(self):
-        return f"Proportional({self.rule.describe()})"
+        super().__init__(LRP0() if rule is None else rule, lambda pool: pool.window_sum, (MaxPool2d,), "Proportional")

@@ -19,6 +19,10 @@ def linear_rules():
         lr.Gamma(0.25), lr.Gamma(0.5, bias=False), lr.Gamma(0.25, mode="generalised"),
         lr.AlphaBeta(2, 1), lr.AlphaBeta(1, 0), lr.AlphaBeta(2, 1, bias="ignore"), lr.AlphaBeta(2, -1, convention="toolbox"),
         lr.ZPlus(), lr.ZPlus("products", bias=True), lr.ZBox(-3, 3), lr.WSquare(), lr.WSquare(bias=True), lr.Flat(),
+        # the peers' variants (lrpref.presets)
+        lr.Epsilon(1e-7, sign="zeros"), lr.Epsilon(0.2, bias=False), lr.Gamma(0.25, bias="plain", check_inputs=False),
+        lr.ZPlus("dtd", bias="plain", epsilon=1e-9, check_inputs=False), lr.AlphaBeta(2, 1, bias="full"),
+        lr.AlphaBeta(2, -1, convention="toolbox", epsilon=lr.Stabiliser(1e-16, "unsigned")),
     ]
 
 
@@ -87,6 +91,7 @@ def test_linear_rule_on_layer(name, layer, shape, rule):
 
 
 @pytest.mark.parametrize("rule", [lr.WinnerTakesAll(), lr.WinnerTakesAll("split"), lr.Proportional(),
+                                  lr.WinnerTakesAll(epsilon=0.1), lr.WinnerTakesAll("split", epsilon=1e-9),
                                   lr.Proportional(lr.Epsilon(0.1)), lr.Proportional(lr.Flat())], ids=lambda r: r.describe())
 @pytest.mark.parametrize("pool", [lr.MaxPool2d(2), lr.MaxPool2d(3, 2, 1), lr.MaxPool2d((2, 3), (1, 2), (1, 1), dilation=(2, 1))],
                          ids=lambda p: p.describe())

@@ -15,8 +15,12 @@ from lrpref.rules import Modifier
 SIGNED_SAFE_RULES = [
     lr.LRP0(), lr.Epsilon(0.1), lr.Epsilon(0.05, scale="rms"), lr.Gamma(0.25, mode="generalised"),
     lr.AlphaBeta(2, 1), lr.AlphaBeta(1, 0, bias="ignore"), lr.ZPlus("products"), lr.WSquare(), lr.WSquare(bias=True), lr.Flat(),
+    # the peers' variants (lrpref.presets)
+    lr.Epsilon(1e-7, sign="zeros"), lr.Epsilon(0.1, bias=False), lr.Gamma(0.25, bias="plain", check_inputs=False),
+    lr.ZPlus("dtd", bias="plain", epsilon=0.1, check_inputs=False), lr.AlphaBeta(2, 1, bias="full", epsilon=0.1),
 ]
-POOL_RULES = [lr.WinnerTakesAll(), lr.WinnerTakesAll("split"), lr.Proportional()]
+POOL_RULES = [lr.WinnerTakesAll(), lr.WinnerTakesAll("split"), lr.Proportional(), lr.WinnerTakesAll(epsilon=0.1),
+              lr.WinnerTakesAll("split", epsilon=1e-9)]
 
 
 def dense(matrix):

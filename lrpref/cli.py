@@ -1,4 +1,4 @@
-"""Command line: ``lrpref demo``, ``lrpref verify`` (docs/verify.md) and ``lrpref conformance`` (docs/conformance.md)."""
+"""Command line: ``lrpref demo``, ``lrpref explain [--steps]``, ``lrpref verify`` (docs/verify.md) and ``lrpref conformance`` (docs/conformance.md)."""
 
 from __future__ import annotations
 
@@ -9,47 +9,57 @@ import numpy as np
 
 from . import presets
 from .explain import explain
-from .rules import Epsilon
 
 
-def _text_image(values: np.ndarray, signed: bool) -> list[str]:
-    """An 8×8 map as text: ``#``/``+`` strong/weak positive, ``=``/``-`` strong/weak negative (5 % / 35 % of the max)."""
-    scale = np.abs(values).max() or 1.0
-    rows = []
-    for row in values / scale:
-        cells = []
-        for v in row:
-            if abs(v) < 0.05:
-                cells.append(" .")
-            elif v > 0:
-                cells.append(" #" if v > 0.35 else " +")
-            else:
-                cells.append(" =" if v < -0.35 else " -")
-        rows.append("".join(cells) if signed else "".join(" #" if v > 0.35 else " +" if v > 0.05 else " ." for v in row))
-    return rows
+def demo(out: str, count: int) -> int:
+    """Explain, score and report on the bundled models (lrpref.demo); prints where the report is."""
+    from .demo import run
 
-
-def demo(sample: int = 0) -> int:
-    from .datasets import digits_split, load_network
-
-    net, meta = load_network("digits_mlp")
-    _, x_test, _, y_test = digits_split()
-    if not 0 <= sample < len(x_test):
-        print(f"--sample must be between 0 and {len(x_test) - 1}", file=sys.stderr)
+    if count < 1:
+        print("--count must be at least 1", file=sys.stderr)
         return 2
-    x = x_test[sample:sample + 1]
-    print(f"lrpref demo: the bundled {meta['name']} (test accuracy {meta['test_accuracy']:.1%}), made by {meta['made_by']}")
-    print(net.summary(x.shape[1:]))
-    logits = net(x)[0]
-    print(f"\ntest sample {sample}: label {y_test[sample]}, predicted {logits.argmax()} (logit {logits.max():.4f})")
-    for rule in (Epsilon(0.25), presets.Montavon2019(low=0.0, high=1.0)):
-        ex = explain(net, x, rule=rule)
-        relevance = ex.relevance[0].reshape(8, 8)
-        print(f"\n== {ex.description}: sum of input relevance {relevance.sum():.6f} of logit {logits.max():.6f}")
-        print(ex.conservation.sample(0))
-        print("\n   digit              relevance (# + positive, = - negative)")
-        for left, right in zip(_text_image(x[0].reshape(8, 8), False), _text_image(relevance, True)):
-            print(f"  {left}   {right}")
+    run(out, count=count)
+    return 0
+
+
+def _input_batch(args, net, name):
+    """The batch to explain: ``--input x.npy`` (allow_pickle=False), or ``--digit K`` of a bundled digits model."""
+    if (args.input is None) == (args.digit is None):
+        raise ValueError("give exactly one of --input x.npy and --digit K (a test digit, for the bundled digits models)")
+    if args.input is not None:
+        return np.load(args.input, allow_pickle=False)
+    if name not in BUNDLED:
+        raise ValueError("--digit needs a bundled digits model: --model digits_mlp or --model digits_cnn")
+    from .datasets import digits_split
+
+    x_test = digits_split()[1]
+    if not 0 <= args.digit < len(x_test):
+        raise ValueError(f"--digit must be between 0 and {len(x_test) - 1}")
+    x = x_test[args.digit:args.digit + 1]
+    return x.reshape(1, 1, 8, 8) if name == "digits_cnn" else x
+
+
+def explain_command(args) -> int:
+    """Explain one input and print the conservation ledger, and with ``--steps`` the teaching trace."""
+    try:
+        net = _load_model(args.model)
+        x = _input_batch(args, net, args.model)
+        x = x.astype(net.dtype) if net.dtype is not None and x.dtype.kind in "iu" else x
+        if args.method == "lrp":
+            ex = explain(net, x, args.target, presets.composite(args.rule, args.convention), keep_messages=args.steps)
+        else:
+            ex = explain(net, x, args.target, method=args.method, keep_messages=args.steps)
+    except (OSError, ValueError, TypeError, IndexError) as error:
+        print(f"lrpref explain: {error}", file=sys.stderr)
+        return 2
+    print(f"{ex.description}: output {np.array2string(ex.output[0], precision=4)}, target {ex.target}")
+    if args.steps:
+        ex.steps(args.sample)
+    else:
+        print(ex.conservation)
+    if args.save:
+        np.save(args.save, ex.relevance, allow_pickle=False)
+        print(f"input relevance saved to {args.save}")
     return 0
 
 
@@ -72,8 +82,16 @@ def conformance(args) -> int:
     return 0 if report.ok else 1
 
 
+BUNDLED = ("digits_mlp", "digits_cnn")
+
+
 def _load_model(path: str):
-    """An lrpref network from its saved ``.npz`` (:mod:`lrpref.serialize`) or, when ``lrpref.io`` is there, ``.onnx``."""
+    """An lrpref network: a bundled one by name (``digits_mlp``, ``digits_cnn``), a saved ``.npz``
+    (:mod:`lrpref.serialize`) or, when ``lrpref.io`` is there, ``.onnx``."""
+    if path in BUNDLED:
+        from .datasets import load_network
+
+        return load_network(path)[0]
     if path.lower().endswith(".onnx"):
         try:
             from .io import from_onnx
@@ -117,8 +135,21 @@ def verify_command(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lrpref", description="Layer-wise Relevance Propagation, reference implementation.")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="explain a bundled digits model and print the conservation ledger")
-    demo_parser.add_argument("--sample", type=int, default=0, help="index in the test split (default 0)")
+    demo_parser = commands.add_parser("demo", help="explain, score and report on the bundled models (HTML report)")
+    demo_parser.add_argument("--out", default="lrpref-demo", help="folder of the report (default ./lrpref-demo)")
+    demo_parser.add_argument("--count", type=int, default=120, help="test digits scored by region perturbation (120)")
+    explain_parser = commands.add_parser("explain", help="explain an input; --steps prints every number, layer by layer")
+    explain_parser.add_argument("--model", required=True, help="digits_mlp, digits_cnn, a saved lrpref .npz or an .onnx")
+    explain_parser.add_argument("--input", help="the input batch, .npy (N, ...)")
+    explain_parser.add_argument("--digit", type=int, help="instead of --input: test digit K of the bundled digits split")
+    explain_parser.add_argument("--rule", default="epsilon:0.25", help="for --method lrp: e.g. lrp0, epsilon:0.25, "
+                                "gamma:0.25, alpha2beta1, zplus, zbox:0,1/epsilon:0.25 (first layer/others)")
+    explain_parser.add_argument("--convention", default=None, help="whose convention the rule follows (presets.CONVENTIONS)")
+    explain_parser.add_argument("--method", default="lrp", help="lrp (default), deeplift, lid-taylor, lid-ig, ig, ...")
+    explain_parser.add_argument("--target", type=int, default=None, help="class to explain (default: the arg-max)")
+    explain_parser.add_argument("--steps", action="store_true", help="print the teaching trace (z, stabiliser, s, c, R, ...)")
+    explain_parser.add_argument("--sample", type=int, default=0, help="which sample of the batch --steps traces")
+    explain_parser.add_argument("--save", help="save the input relevance to this .npy file")
     kit_parser = commands.add_parser("conformance", help="write the conformance kit, or score another implementation")
     actions = kit_parser.add_subparsers(dest="action", required=True)
     export_parser = actions.add_parser("export", help="write the kit (manifest.json, networks/, cases/) to DIR")
@@ -152,7 +183,9 @@ def main(argv=None) -> int:
     verify_parser.add_argument("--tolerance", type=float, default=1e-10, help="relative error that still agrees (1e-10)")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        return demo(args.sample)
+        return demo(args.out, args.count)
+    if args.command == "explain":
+        return explain_command(args)
     if args.command == "conformance":
         return conformance(args)
     if args.command == "verify":

@@ -13,7 +13,7 @@ import numpy as np
 from ..layers import Layer
 from ..network import Sequential
 
-__all__ = ["ModelImportError", "require", "ChainBuilder", "as_float", "check_ceil_mode"]
+__all__ = ["ModelImportError", "require", "target_dtype", "as_float", "check_ceil_mode", "ChainBuilder"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -84,21 +84,22 @@ def from_onnx(path_or_model, *, input_shape=None, dtype=None):
 def _load(onnx, path_or_model):
     """A ModelProto from a path, bytes or a ModelProto (external data is never loaded)."""
     if isinstance(path_or_model, onnx.ModelProto):
-        return path_or_model
-    if isinstance(path_or_model, (bytes, bytearray, memoryview)):
-        data, source = bytes(path_or_model), "from_onnx(bytes)"
-    elif isinstance(path_or_model, (str, os.PathLike)):
-        with open(path_or_model, "rb") as file:
-            data, source = file.read(), os.fspath(path_or_model)
+        model, source = path_or_model, "from_onnx(ModelProto)"
     else:
-        raise TypeError(f"from_onnx expects a path, bytes or an onnx.ModelProto, got {type(path_or_model).__name__}")
-    from google.protobuf.message import DecodeError
+        if isinstance(path_or_model, (bytes, bytearray, memoryview)):
+            data, source = bytes(path_or_model), "from_onnx(bytes)"
+        elif isinstance(path_or_model, (str, os.PathLike)):
+            with open(path_or_model, "rb") as file:
+                data, source = file.read(), os.fspath(path_or_model)
+        else:
+            raise TypeError(f"from_onnx expects a path, bytes or an onnx.ModelProto, got {type(path_or_model).__name__}")
+        from google.protobuf.message import DecodeError
 
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as error:
-        raise ModelImportError(f"{source}: not a valid ONNX model file ({error})") from None
+        model = onnx.ModelProto()
+        try:
+            model.ParseFromString(data)
+        except (DecodeError, RuntimeError, ValueError) as error:
+            raise ModelImportError(f"{source}: not a valid ONNX model file ({error})") from None
     if not model.HasField("graph"):
         raise ModelImportError(f"{source}: not an ONNX model (it has no graph)")
     return model
@@ -410,7 +411,7 @@ class _OnnxChain:
         if shape is None:
             raise ModelImportError(f"{self.where}: Reshape without a shape")
         shape = [int(v) for v in np.asarray(shape).reshape(-1)]
-        size = math.prod(self.chain.shape)
+        size = self.chain.flat_size()
         keeps_batch = (0 if not self.attribute(attrs, "allowzero", "int", 0) else None, -1, self.batch)
         if len(shape) != 2 or shape[0] not in keeps_batch or shape[1] not in (-1, size) or shape == [-1, -1]:
             raise ModelImportError(f"{self.where}: Reshape of (N, {', '.join(map(str, self.chain.shape))}) to {shape}; "

@@ -101,7 +101,7 @@ class _TorchChain:
             F.adaptive_avg_pool2d: ("F.adaptive_avg_pool2d", self.adaptive_avg_pool),
         }
         self.method_builders = {
-            "flatten": lambda input, start_dim=0, end_dim=-1: self.flatten(input, start_dim, end_dim),
+            "flatten": self.flatten,
             "view": lambda input, *shape: self.reshape(shape),
             "reshape": lambda input, *shape: self.reshape(shape),
             "relu": lambda input: self.add_simple(L.ReLU),

@@ -427,6 +427,8 @@ def test_not_a_model():
         from_onnx(b"\xff\xff\xff not protobuf")
     with pytest.raises(ModelImportError, match=r"not an ONNX model \(it has no graph\)"):
         from_onnx(b"")
+    with pytest.raises(ModelImportError, match=r"from_onnx\(ModelProto\): not an ONNX model"):
+        from_onnx(onnx.ModelProto())
 
 
 # --------------------------------------------------------------------------- fuzzing the loader

@@ -188,6 +188,27 @@ def test_random_conv_and_pool_geometry_matches_torch(kernel, stride, dilation, p
     compare(model, (4, size, size), np.float64, batch=2, seed=seed)
 
 
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(3, 12), kernel=st.integers(1, 4), stride=st.integers(1, 4), dilation=st.integers(1, 2),
+       data=st.data(), average=st.booleans())
+def test_ceil_mode_is_accepted_exactly_where_torch_gives_the_floor_size(size, kernel, stride, dilation, data, average):
+    padding = data.draw(st.integers(0, kernel // 2))
+    if average:
+        pools = [nn.AvgPool2d(kernel, stride, padding, ceil_mode=ceil) for ceil in (True, False)]
+    else:
+        pools = [nn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode=ceil) for ceil in (True, False)]
+    x = torch.zeros(1, 1, size, size)
+    try:
+        ceil_shape, floor_shape = (pool(x).shape for pool in pools)
+    except RuntimeError:  # the window does not fit
+        return
+    if ceil_shape == floor_shape:
+        compare(nn.Sequential(pools[0]), (1, size, size), np.float64, batch=1)
+    else:
+        with pytest.raises(ModelImportError, match="ceil_mode adds a partial window"):
+            from_torch(nn.Sequential(pools[0]), (1, size, size))
+
+
 # --------------------------------------------------------------------------- LRP on the imported network
 
 

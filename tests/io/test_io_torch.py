@@ -177,7 +177,7 @@ def test_random_conv_and_pool_geometry_matches_torch(kernel, stride, dilation, p
         pooling = nn.MaxPool2d(pool_kernel, pool_stride, pool_padding)
     else:
         pooling = nn.AvgPool2d(pool_kernel, pool_stride, pool_padding, count_include_pad=pool == "avg")
-    model = nn.Sequential(conv, nn.ReLU(), pooling)
+    model = nn.Sequential(conv, nn.LeakyReLU(0.125), pooling)  # never all zero, unlike ReLU
     with torch.no_grad():
         try:
             out_shape = model(torch.zeros(1, 4, size, size)).shape[1:]

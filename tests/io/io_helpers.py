@@ -1,24 +1,9 @@
-"""Shared by the importer tests: optional test dependencies and the forward-pass tolerance."""
-
-import importlib
-import os
+"""Shared by the importer tests: the forward-pass tolerance and relative error."""
 
 import numpy as np
-import pytest
 
 # Every importer must reproduce the source framework's forward pass to this relative error.
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
-
-
-def need(package: str):
-    """Import an optional test dependency: skipped locally when it is missing, a failure under CI=true."""
-    try:
-        return importlib.import_module(package)
-    except ImportError as error:
-        if os.environ.get("CI") == "true":
-            raise ImportError(f"test dependency {package!r} is missing, required under CI=true "
-                              f"(pip install '.[test,torch,io-test]')") from error
-        pytest.skip(f"{package} is not installed", allow_module_level=True)
 
 
 def relative_error(ours, theirs) -> float:

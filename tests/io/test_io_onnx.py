@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from io_helpers import assert_same_forward, need
+from io_helpers import assert_same_forward
+from optional import require
 
 import lrpref as lr
 from lrpref.io import ModelImportError, from_onnx
 
-onnx = need("onnx")
-ort = need("onnxruntime")
+onnx = require("onnx")
+ort = require("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402  (after the optional-import check)
 
 ELEM_TYPE = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
@@ -227,7 +228,7 @@ def test_symbolic_input_dims_need_input_shape():
 
 
 def test_models_exported_from_torch():
-    torch = need("torch")
+    torch = require("torch")
     nn = torch.nn
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -260,7 +261,7 @@ def _export(torch, model, x, **kwargs):
 
 
 def test_view_with_dynamic_batch_exports_shape_arithmetic():
-    torch = need("torch")
+    torch = require("torch")
 
     class ViewFlatten(torch.nn.Module):
         def __init__(self):

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from io_helpers import assert_same_forward, need
+from io_helpers import assert_same_forward
+from optional import require
 
 import lrpref as lr
 from lrpref.io import ModelImportError, from_torch
 
-torch = need("torch")
+torch = require("torch")
 nn = torch.nn
 F = torch.nn.functional
 

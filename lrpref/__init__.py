@@ -2,9 +2,10 @@
 
 Public API: layers and ``Sequential``; the rules; ``Composite`` and ``presets`` (with the peers'
 conventions); ``explain``; ``verify``; ``fold_batchnorm``; the ``Ledger``; ``config``; the ``conformance`` kit.
+Importers from PyTorch, ONNX and scikit-learn are in ``lrpref.io`` (``lr.io.from_torch`` etc.).
 """
 
-from . import config, conformance, presets
+from . import config, conformance, io, presets
 from ._scratch import release as release_scratch
 from .canonize import fold_batchnorm
 from .composites import Composite

@@ -15,7 +15,7 @@ def require(module: str):
     except ImportError as error:
         if os.environ.get("CI") == "true":
             raise AssertionError(f"CI must install {module!r} (pyproject's test extra): {error}") from error
-        pytest.skip(f"{module} is not installed")
+        pytest.skip(f"{module} is not installed", allow_module_level=True)  # also at a test module's top
 
 
 def require_program(name: str) -> str:

@@ -361,7 +361,10 @@ def test_every_rule_option_layer_method_and_preset_is_covered(manifest):
                "rule:AlphaBeta(bias=ignore)", "rule:ZPlus(mode=products)", "rule:ZPlus(mode=dtd)", "rule:ZPlus(bias=True)",
                "rule:WSquare(bias=True)", "rule:WSquare(bias=False)", "rule:WinnerTakesAll(ties=first)",
                "rule:WinnerTakesAll(ties=split)", "rule:Proportional(LRP0)", "rule:Proportional(Epsilon)",
-               "rule:Gamma(epsilon>0)", "rule:AlphaBeta(epsilon>0)", "rule:ZBox(epsilon>0)"}
+               "rule:Gamma(epsilon>0)", "rule:AlphaBeta(epsilon>0)", "rule:ZBox(epsilon>0)",
+               "rule:Epsilon(bias=False)", "rule:Epsilon(sign=zeros)", "rule:Gamma(bias=plain)",
+               "rule:Gamma(check_inputs=False)", "rule:ZPlus(bias=plain)", "rule:AlphaBeta(bias=full)",
+               "option:convention=captum"}
     layers = {f"layer:{name}" for name in lr.layers.__all__} - {"layer:Layer", "layer:Affine", "layer:ElementWise",
                                                                   "layer:ShapeError"}
     methods = {f"method:{name}" for name in lr.methods.METHODS if name not in CAMS}

@@ -180,6 +180,15 @@ def _rule_cases():
         ("wsquare", WSquare(), "signed", "w² (spec §3.7)"),
         ("wsquare-bias", WSquare(bias=True), "signed", "w² with b² in the denominator (zennit)"),
         ("flat", Flat(), "signed", "flat (spec §3.7)"),
+        # the peers' variants (peers.md; lrpref.presets reproduces them)
+        ("epsilon-no-bias", Epsilon(0.25, bias=False), "signed", "LRP-ε without the bias in z (zennit zero_params='bias')"),
+        ("epsilon-zeros", Epsilon(1e-7, sign="zeros"), "signed", "ε added to exact zeros only (iNNvestigate's safe division)"),
+        ("gamma-plain-bias", Gamma(0.25, bias="plain", check_inputs=False), "signed",
+         "captum's GammaRule: γ on the weights only, the bias unmodified, signed inputs allowed"),
+        ("zplus-plain-bias", ZPlus(bias="plain", check_inputs=False), "signed",
+         "captum's Alpha1_Beta0: w⁺ with the whole bias, signed inputs allowed"),
+        ("alpha2-beta1-full-bias", AlphaBeta(2, 1, bias="full"), "signed",
+         "iNNvestigate 2.1's αβ: the whole bias in both denominators (its issue #273)"),
     ]
     cnn = [
         ("lrp0", LRP0(), "signed"), ("epsilon", Epsilon(0.1), "signed"), ("gamma", Gamma(0.25), "non-negative"),
@@ -206,6 +215,8 @@ def _rule_cases():
                            default=Epsilon(0.01))),
         CaseSpec("lrp.maxpool-proportional.cnn", "cnn", "signed", "max-pooling as a window sum under LRP-ε(0.01)",
                  Composite(default=Epsilon(0.01), types={L.MaxPool2d: Proportional(Epsilon(0.01))})),
+        CaseSpec("lrp.maxpool-winner-epsilon.cnn", "cnn", "signed", "captum's max-pooling: winner takes all under ε 0.1",
+                 Composite(default=Epsilon(0.1), types={L.MaxPool2d: WinnerTakesAll("first", epsilon=0.1)})),
         CaseSpec("lrp.batchnorm-pass.cnn-options", "cnn-options", "signed", "LRP-ε(0.01), BatchNorm passed through",
                  Composite(default=Epsilon(0.01), types={L.BatchNorm: Pass()})),
         CaseSpec("lrp.epsilon.mlp-smooth", "mlp-smooth", "signed", "LRP-ε(0.01) through Tanh and Sigmoid (pass)",
@@ -225,6 +236,7 @@ def _edge_cases():
         ("lrp0", LRP0(), "LRP-0: zero denominators drop their relevance (safe division)", zero),
         ("epsilon", Epsilon(0.25), "LRP-ε at z = 0: huge cancelling messages (spec §12.7)", zero),
         ("epsilon-unsigned", Epsilon(0.25, sign="unsigned"), "unsigned ε at z = −ε: the signed form is used there", zero),
+        ("epsilon-zeros", Epsilon(0.25, sign="zeros"), "ε only where z = 0 exactly (iNNvestigate)", zero),
         ("gamma-generalised", Gamma(0.25, mode="generalised"), "generalised γ drops outputs with z = 0", zero),
         ("alpha2-beta1", AlphaBeta(2, 1), "α2β1 with z⁻ = 0 (the β-term is 0/0 := 0) and z⁺ = 0", zero),
         ("alpha1-beta0", AlphaBeta(1, 0), "α1β0 with zero denominators", zero),
@@ -301,6 +313,7 @@ def _method_cases():
         ("clrp", {"options": {"clrp": "clrp2", "clrp_normalise": False}, "id": "clrp2-paper"}),
     ]
     cnn = [("deeplift", {"reference": ("blur", 1.0), "id": "deeplift-blur"}),
+           ("deeplift", {"options": {"convention": "captum"}, "id": "deeplift-captum"}),
            ("deeplift-revealcancel", {"options": {"revealcancel": "all"}}),
            ("deeplift-revealcancel", {"options": {"revealcancel": "dense"}, "id": "deeplift-revealcancel-dense"}),
            ("lid-taylor", {}), ("lid-ig", {"steps": 10}), ("ig", {"steps": 10}), ("gradient-x-input", {}),

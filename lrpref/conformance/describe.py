@@ -43,13 +43,13 @@ def _params(rule) -> dict:
     """The constructor arguments that rebuild ``rule``."""
     eps = rule.stabiliser.epsilon if isinstance(rule, R.LinearRule) else None
     if isinstance(rule, R.Epsilon):
-        return {"epsilon": rule.epsilon, "sign": rule.stabiliser.sign, "scale": rule.stabiliser.scale}
+        return {"epsilon": rule.epsilon, "sign": rule.stabiliser.sign, "scale": rule.stabiliser.scale, "bias": rule.bias}
     if isinstance(rule, R.Gamma):
-        return {"gamma": rule.gamma, "bias": rule.bias, "mode": rule.mode, "epsilon": eps}
+        return {"gamma": rule.gamma, "bias": rule.bias, "mode": rule.mode, "epsilon": eps, "check_inputs": rule.check_inputs}
     if isinstance(rule, R.AlphaBeta):
         return {"alpha": rule.alpha, "beta": rule.beta, "bias": rule.bias, "convention": rule.convention, "epsilon": eps}
     if isinstance(rule, R.ZPlus):
-        return {"mode": rule.mode, "bias": rule.bias, "epsilon": eps}
+        return {"mode": rule.mode, "bias": rule.bias, "epsilon": eps, "check_inputs": rule.check_inputs}
     if isinstance(rule, R.ZBox):
         return {"low": _plain(rule.low), "high": _plain(rule.high), "epsilon": eps}
     if isinstance(rule, R.WSquare):
@@ -57,7 +57,7 @@ def _params(rule) -> dict:
     if isinstance(rule, R.Flat):
         return {"epsilon": eps}
     if isinstance(rule, R.WinnerTakesAll):
-        return {"ties": rule.ties}
+        return {"ties": rule.ties, "epsilon": rule.epsilon}
     if isinstance(rule, R.Proportional):
         return {"rule": rule_to_json(rule.rule)}
     return {}
@@ -135,6 +135,8 @@ def _peers(rule) -> dict:
                 "lrp_toolbox": "'simple' (adds 1e-16·sgn0(z))"}
     if isinstance(rule, R.Epsilon):
         s = rule.stabiliser
+        if s.sign == "zeros":
+            return {"innvestigate": f"EpsilonRule's safe division: {s.epsilon:g} added where z = 0 exactly"}
         if s.sign == "unsigned":
             note = " times RMS(z), as Montavon's tutorial ('0.1 std')" if s.scale == "rms" else ""
             return {"lxt": f"z + {s.epsilon:g}{note} (sign-blind stabiliser)"}

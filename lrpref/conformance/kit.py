@@ -390,7 +390,7 @@ MANIFEST_SCHEMA = {
             "params": {"type": "object"},
             "groups": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/group"}},
             "stabiliser": _object(["epsilon", "sign", "scale"], {
-                "epsilon": {"type": "number", "minimum": 0}, "sign": {"enum": ["signed", "unsigned"]},
+                "epsilon": {"type": "number", "minimum": 0}, "sign": {"enum": ["signed", "unsigned", "zeros"]},
                 "scale": {"enum": ["fixed", "rms"]}}),
             "formula": {"type": "string"},
             "peers": {"type": "object", "additionalProperties": {"type": "string"}}},

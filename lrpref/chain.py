@@ -22,10 +22,10 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels, config
 from .propagate import Absorbed, MatrixTooLarge
-from . import config
 
-__all__ = ["ChainStep", "propagate_chain"]
+__all__ = ["ChainStep", "Factors", "propagate_chain"]
 
 
 class ChainStep:
@@ -39,8 +39,14 @@ class ChainStep:
         self.relevance_in = relevance_in
         self.relevance_out = relevance_out
         self.terms = terms
-        self.factor_in = factor_in
+        self._factor_in = factor_in  # an array, or a function that makes it (increments are made on demand)
         self._remainder = remainder
+
+    @property
+    def factor_in(self):
+        if callable(self._factor_in):
+            self._factor_in = self._factor_in()
+        return self._factor_in
 
     @property
     def linearization(self):
@@ -101,18 +107,48 @@ class PassStep:
         return sp.diags(self.relevance_out[n].ravel(), format="csr")
 
 
+class Factors:
+    """The factor of every layer's activation: ``Y^l`` itself, or with a reference record the increment
+    ``ΔY^l = Y^l − Ŷ^l`` (the reference may have a batch of one, shared by all samples).
+
+    ``times(l, g)`` is the relevance ``g ⊙ factor^l``; increments are not stored for it (one fused
+    pass, :func:`lrpref._kernels.times_difference`), and ``factors[l]`` makes one when it is needed
+    (message matrices, remainders, the teaching trace).
+    """
+
+    def __init__(self, activations, reference=None):
+        self.activations, self.reference = activations, reference
+
+    def __len__(self):
+        return len(self.activations)
+
+    def __getitem__(self, k):
+        if self.reference is None:
+            return self.activations[k]
+        return self.activations[k] - self.reference[k]
+
+    def times(self, k, g):
+        a = self.activations[k]
+        if self.reference is None:
+            return g * a
+        out = np.empty(a.shape, dtype=a.dtype)
+        _kernels.times_difference(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(a).reshape(-1),
+                                  np.ascontiguousarray(self.reference[k]).reshape(-1), out.reshape(-1))
+        return out
+
+
 def propagate_chain(linearizations, g_top, factors):
     """One step per layer (bottom first) for one point.
 
     ``linearizations[l]`` is ``D`` of layer ``l``; a span-2 linearisation at ``l`` covers layers
-    ``l`` and ``l+1``, and ``linearizations[l+1]`` is then :data:`FUSED`. ``factors[l]`` is the
-    factor of ``Y^l`` (``factors[-1]`` the network output's), or ``factors="multiplier"``: the
-    multiplier itself (sensitivity, ``R = g²``).
+    ``l`` and ``l+1``, and ``linearizations[l+1]`` is then :data:`FUSED`. ``factors`` (:class:`Factors`)
+    gives the factor of each ``Y^l`` (the last one the network output's), or ``factors="multiplier"``:
+    the multiplier itself (sensitivity, ``R = g²``).
     """
     own = isinstance(factors, str) and factors == "multiplier"
     steps = [None] * len(linearizations)
     g = g_top
-    R_out = g * (g if own else factors[-1])
+    R_out = g * g if own else factors.times(len(factors) - 1, g)
     for k in reversed(range(len(linearizations))):
         if linearizations[k] is FUSED:
             steps[k] = PassStep(R_out)
@@ -121,7 +157,9 @@ def propagate_chain(linearizations, g_top, factors):
         g_in = D.vjp(g)
         if D.span == 2:
             R_out = steps[k + 1].relevance_out  # relevance of the pair's output, passed through its upper layer
-        factor_in = g_in if own else factors[k]
-        steps[k] = ChainStep(g_in * factor_in, R_out, [(1.0, D, g)], factor_in)
+        if own:
+            steps[k] = ChainStep(g_in * g_in, R_out, [(1.0, D, g)], g_in)
+        else:
+            steps[k] = ChainStep(factors.times(k, g_in), R_out, [(1.0, D, g)], lambda k=k: factors[k])
         g, R_out = g_in, steps[k].relevance_in  # the relevance of this layer's input is that of the next one's output
     return steps

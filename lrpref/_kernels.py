@@ -235,12 +235,3 @@ def path_positive_weight(x_ref, dx, ts, ws, out):
             if x_ref[i] + ts[k] * dx[i] > 0:
                 out[i] += ws[k]
 
-
-@njit(cache=True)
-def times_difference(g, a, a_ref, out):
-    """``out = g ⊙ (a − a_ref)`` in one pass (1-D arrays of one dtype); ``a_ref`` repeats every ``a_ref.size``
-    entries (a reference shared by the batch). The same two roundings as NumPy's ``g * (a - a_ref)``."""
-    m = a_ref.size
-    for start in range(0, g.size, m):
-        for j in range(m):
-            out[start + j] = g[start + j] * (a[start + j] - a_ref[j])

@@ -22,10 +22,19 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels, config
+from . import config
 from .propagate import Absorbed, MatrixTooLarge
 
 __all__ = ["ChainStep", "Factors", "propagate_chain"]
+
+
+def _made(holder, name):
+    """The attribute ``name``, given as a value or as a function that makes it (called once, on first use)."""
+    value = getattr(holder, name)
+    if callable(value):
+        value = value()
+        setattr(holder, name, value)
+    return value
 
 
 class ChainStep:
@@ -36,17 +45,14 @@ class ChainStep:
     """
 
     def __init__(self, relevance_in, relevance_out, terms, factor_in, remainder=None):
-        self.relevance_in = relevance_in
-        self.relevance_out = relevance_out
+        # relevance and factor: arrays, or functions that make them on first use (see propagate_chain)
+        self._relevance_in, self._relevance_out, self._factor_in = relevance_in, relevance_out, factor_in
         self.terms = terms
-        self._factor_in = factor_in  # an array, or a function that makes it (increments are made on demand)
         self._remainder = remainder
 
-    @property
-    def factor_in(self):
-        if callable(self._factor_in):
-            self._factor_in = self._factor_in()
-        return self._factor_in
+    relevance_in = property(lambda self: _made(self, "_relevance_in"))
+    relevance_out = property(lambda self: _made(self, "_relevance_out"))
+    factor_in = property(lambda self: _made(self, "_factor_in"))
 
     @property
     def linearization(self):
@@ -96,8 +102,9 @@ class PassStep:
     """The upper layer of a fused pair: its relevance passes to its input unchanged (``M = diag(R)``)."""
 
     def __init__(self, relevance):
-        self.relevance_out = relevance
-        self.relevance_in = relevance
+        self._relevance = relevance
+
+    relevance_in = relevance_out = property(lambda self: _made(self, "_relevance"))
 
     @cached_property
     def absorbed(self) -> Absorbed:
@@ -109,12 +116,8 @@ class PassStep:
 
 class Factors:
     """The factor of every layer's activation: ``Y^l`` itself, or with a reference record the increment
-    ``ΔY^l = Y^l − Ŷ^l`` (the reference may have a batch of one, shared by all samples).
-
-    ``times(l, g)`` is the relevance ``g ⊙ factor^l``; increments are not stored for it (one fused
-    pass, :func:`lrpref._kernels.times_difference`), and ``factors[l]`` makes one when it is needed
-    (message matrices, remainders, the teaching trace).
-    """
+    ``ΔY^l = Y^l − Ŷ^l`` (the reference may have a batch of one, shared by all samples). ``times(l, g)``
+    is the relevance ``g ⊙ factor^l``; the increments are not stored."""
 
     def __init__(self, activations, reference=None):
         self.activations, self.reference = activations, reference
@@ -128,13 +131,7 @@ class Factors:
         return self.activations[k] - self.reference[k]
 
     def times(self, k, g):
-        a = self.activations[k]
-        if self.reference is None:
-            return g * a
-        out = np.empty(a.shape, dtype=a.dtype)
-        _kernels.times_difference(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(a).reshape(-1),
-                                  np.ascontiguousarray(self.reference[k]).reshape(-1), out.reshape(-1))
-        return out
+        return g * self[k]
 
 
 def propagate_chain(linearizations, g_top, factors):
@@ -144,11 +141,18 @@ def propagate_chain(linearizations, g_top, factors):
     ``l`` and ``l+1``, and ``linearizations[l+1]`` is then :data:`FUSED`. ``factors`` (:class:`Factors`)
     gives the factor of each ``Y^l`` (the last one the network output's), or ``factors="multiplier"``:
     the multiplier itself (sensitivity, ``R = g²``).
+
+    Only the multipliers are computed here; the relevance ``g ⊙ factor`` of a layer (independent of
+    every other layer's in this division-free form) is made when it is first read.
     """
     own = isinstance(factors, str) and factors == "multiplier"
+
+    def relevance(k, g):
+        return (lambda: g * g) if own else (lambda: factors.times(k, g))
+
     steps = [None] * len(linearizations)
     g = g_top
-    R_out = g * g if own else factors.times(len(factors) - 1, g)
+    R_out = relevance(len(linearizations), g)
     for k in reversed(range(len(linearizations))):
         if linearizations[k] is FUSED:
             steps[k] = PassStep(R_out)
@@ -156,10 +160,7 @@ def propagate_chain(linearizations, g_top, factors):
         D = linearizations[k]
         g_in = D.vjp(g)
         if D.span == 2:
-            R_out = steps[k + 1].relevance_out  # relevance of the pair's output, passed through its upper layer
-        if own:
-            steps[k] = ChainStep(g_in * g_in, R_out, [(1.0, D, g)], g_in)
-        else:
-            steps[k] = ChainStep(factors.times(k, g_in), R_out, [(1.0, D, g)], lambda k=k: factors[k])
-        g, R_out = g_in, steps[k].relevance_in  # the relevance of this layer's input is that of the next one's output
+            R_out = lambda step=steps[k + 1]: step.relevance_out  # noqa: E731 - the pair's output, through its upper layer
+        steps[k] = ChainStep(relevance(k, g_in), R_out, [(1.0, D, g)], g_in if own else (lambda k=k: factors[k]))
+        g, R_out = g_in, (lambda step=steps[k]: step.relevance_in)  # this layer's input is the next one's output
     return steps

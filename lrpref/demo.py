@@ -98,7 +98,7 @@ def _evaluation(report, net, x, log, count=120, seed=0):
                 "model uses. Gradient baselines and random maps for comparison (Samek et al. 2017).")
     report.table(["method", "AOPC (MoRF)", "std over digits"],
                  [[name, result.aopc, float(np.std(result.aopc_per_sample))] for name, result in ranked])
-    ax = viz.perturbation_curve({name: result.curve for name, result in results.items()},
+    ax = viz.perturbation_curve({name: result.scores for name, result in results.items()}, band=False,
                                 ax=_figure(6, 4).add_subplot())
     report.figure(ax.figure, "perturbation.png", "Mean logit after removing the k most relevant regions (MoRF).")
     log("evaluation: " + ", ".join(f"{name} {result.aopc:.3f}" for name, result in ranked))

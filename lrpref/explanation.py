@@ -33,11 +33,19 @@ class LayerRelevance:
         self.layer = layer
         self.rule = rule
         self.where = where
-        self.relevance_in = step.relevance_in
-        self.relevance_out = step.relevance_out
         self._step = step
         self._messages = messages
         self._activations = activations  # (input, output) batches, kept with keep_messages=True
+
+    @property
+    def relevance_in(self):
+        """Relevance of the layer input (passed down), shaped like the input batch."""
+        return self._step.relevance_in
+
+    @property
+    def relevance_out(self):
+        """Relevance of the layer output (received from above), shaped like the output batch."""
+        return self._step.relevance_out
 
     @property
     def absorbed(self):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .propagate import contributions, input_terms
-from .rules import Proportional
+from .rules import Surrogate, WinnerTakesAll
 
 __all__ = ["trace"]
 
@@ -40,8 +40,7 @@ def _matrix(M) -> str:
 
 def _lrp_lines(record, n, max_size):
     rule, layer = record.rule, record.layer
-    affine = layer.window_sum if isinstance(rule, Proportional) else layer
-    linear = rule.rule if isinstance(rule, Proportional) else rule
+    linear = record.linear_rule  # the rule that made D and s (a Surrogate's rule, max-pooling's ε selection)
     a = record.input[n:n + 1]  # kept by explain(..., keep_messages=True); a clear error otherwise
     lines = [f"   rule: {linear.formula()}",
              f"   input a          = {_values(a, max_size)}",
@@ -56,10 +55,16 @@ def _lrp_lines(record, n, max_size):
                   f"           S = stabilised D    = {_values(record.stabilised[g][n], max_size)}",
                   f"           stabiliser S − D    = {_values(record.stabilised[g][n] - record.denominators[g][n], max_size)}",
                   f"   step 2  s = c·R / S         = {_values(scales[g], max_size)}"]
-    for g, term, x, c in contributions(affine, a.shape[1:], input_terms(linear, a), scales):
-        group = f"group {g + 1}, " if len(linear.groups) > 1 else ""
-        lines += [f"   step 3  c = ρ(W)ᵀ s  ({group}term {term}) = {_values(c, max_size)}",
-                  f"           x ⊙ c                = {_values(x * c, max_size)}"]
+    if isinstance(rule, WinnerTakesAll):  # ε on max-pooling: s goes to each window's winner
+        c = layer.route(a, scales[0], rule.ties)
+        lines += [f"   step 3  c = s routed to the winners = {_values(c, max_size)}",
+                  f"           x ⊙ c                = {_values(a * c, max_size)}"]
+    else:  # an affine layer, or the affine stand-in of a Surrogate (e.g. max-pooling's window sum)
+        affine = rule.surrogate(layer) if isinstance(rule, Surrogate) else layer
+        for g, term, x, c in contributions(affine, a.shape[1:], input_terms(linear, a), scales):
+            group = f"group {g + 1}, " if len(linear.groups) > 1 else ""
+            lines += [f"   step 3  c = ρ(W)ᵀ s  ({group}term {term}) = {_values(c, max_size)}",
+                      f"           x ⊙ c                = {_values(x * c, max_size)}"]
     lines.append(f"   step 4  R_in = Σ x ⊙ c      = {_values(record.relevance_in[n], max_size)}")
     return lines
 

@@ -23,7 +23,13 @@ def text_of(ex, **kw):
 
 
 def line(text, start):
-    return next(row for row in text.splitlines() if row.strip().startswith(start))
+    """The line that starts with ``start``, with the continuation lines of a wrapped array."""
+    rows = text.splitlines()
+    k = next(k for k, row in enumerate(rows) if row.strip().startswith(start))
+    end = k + 1
+    while end < len(rows) and re.match(r"^\s*[-\d.]", rows[end]):
+        end += 1
+    return " ".join(rows[k:end])
 
 
 def numbers(row):
@@ -89,3 +95,29 @@ def test_every_method_has_a_trace(method):
     ex = lr.explain(net, x, target=1, method=method, keep_messages=method in LRP_BASED)
     text = text_of(ex)
     assert text.count("== layer") == 3 and "input relevance R(x)" in text
+
+
+def _pool_and_batchnorm():
+    rng = np.random.default_rng(0)
+    net = lr.Sequential([lr.Conv2d(rng.normal(size=(2, 1, 3, 3)), np.zeros(2), padding=1),
+                         lr.BatchNorm(rng.normal(size=2), rng.uniform(0.5, 2, 2), 1 + rng.normal(size=2) * 0.2,
+                                      rng.normal(size=2) * 0.2),
+                         lr.ReLU(), lr.MaxPool2d(2), lr.Flatten(), lr.Dense(rng.normal(size=(3, 8)), np.zeros(3))])
+    return net, rng.normal(size=(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("rule", [
+    lr.Composite(default=lr.Epsilon(0.1), types={lr.MaxPool2d: lr.Proportional(lr.Epsilon(0.1))}),
+    lr.Composite(default=lr.Epsilon(0.1), types={lr.MaxPool2d: lr.WinnerTakesAll("first", epsilon=0.1)}),
+    lr.Composite(default=lr.Epsilon(0.1), types={lr.BatchNorm: lr.presets.innvestigate.fused_batchnorm(lr.Epsilon(0.1),
+                                                                                                        quirks=True)}),
+], ids=["proportional", "max-pool-epsilon", "surrogate-batchnorm"])
+def test_step_three_uses_the_map_the_rule_propagates_through(rule):
+    """For max-pooling under a window-sum or ε selection, and for a BatchNorm stand-in, x ⊙ c is R_in."""
+    net, x = _pool_and_batchnorm()
+    ex = lr.explain(net, x, rule=rule, keep_messages=True)
+    text = text_of(ex, max_size=64)
+    for k in (1, 3):
+        block = text[text.index(f"== layer {k} "):text.index(f"== layer {k - 1} ")]
+        if "step 3" in block:
+            np.testing.assert_allclose(numbers(line(block, "x ⊙ c")), ex.layers[k].relevance_in[0].ravel(), atol=5e-6)

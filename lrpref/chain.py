@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from . import config
 from .propagate import Absorbed, MatrixTooLarge
 
-__all__ = ["ChainStep", "Factors", "propagate_chain"]
+__all__ = ["ChainStep", "Increments", "propagate_chain"]
 
 
 def _made(holder, name):
@@ -114,32 +114,26 @@ class PassStep:
         return sp.diags(self.relevance_out[n].ravel(), format="csr")
 
 
-class Factors:
-    """The factor of every layer's activation: ``Y^l`` itself, or with a reference record the increment
-    ``ΔY^l = Y^l − Ŷ^l`` (the reference may have a batch of one, shared by all samples). ``times(l, g)``
-    is the relevance ``g ⊙ factor^l``; the increments are not stored."""
+class Increments:
+    """The increments ``ΔY^l = Y^l − Ŷ^l`` of a forward record against a reference record (whose batch may be
+    one, shared by all samples), made when indexed: they are not stored."""
 
-    def __init__(self, activations, reference=None):
+    def __init__(self, activations, reference):
         self.activations, self.reference = activations, reference
 
     def __len__(self):
         return len(self.activations)
 
     def __getitem__(self, k):
-        if self.reference is None:
-            return self.activations[k]
         return self.activations[k] - self.reference[k]
-
-    def times(self, k, g):
-        return g * self[k]
 
 
 def propagate_chain(linearizations, g_top, factors):
     """One step per layer (bottom first) for one point.
 
     ``linearizations[l]`` is ``D`` of layer ``l``; a span-2 linearisation at ``l`` covers layers
-    ``l`` and ``l+1``, and ``linearizations[l+1]`` is then :data:`FUSED`. ``factors`` (:class:`Factors`)
-    gives the factor of each ``Y^l`` (the last one the network output's), or ``factors="multiplier"``:
+    ``l`` and ``l+1``, and ``linearizations[l+1]`` is then :data:`FUSED`. ``factors[l]`` is the
+    factor of ``Y^l`` (the last one the network output's; a list, or :class:`Increments`), or ``factors="multiplier"``:
     the multiplier itself (sensitivity, ``R = g²``).
 
     Only the multipliers are computed here; the relevance ``g ⊙ factor`` of a layer (independent of
@@ -148,7 +142,7 @@ def propagate_chain(linearizations, g_top, factors):
     own = isinstance(factors, str) and factors == "multiplier"
 
     def relevance(k, g):
-        return (lambda: g * g) if own else (lambda: factors.times(k, g))
+        return (lambda: g * g) if own else (lambda: g * factors[k])
 
     steps = [None] * len(linearizations)
     g = g_top

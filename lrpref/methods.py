@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cam, tops
-from .chain import FUSED, ChainStep, Factors, PassStep, propagate_chain
+from .chain import FUSED, ChainStep, Increments, PassStep, propagate_chain
 from .explanation import Explanation, LayerRelevance
 from .layers import Affine, Dense, ElementWise
 from .linearize import RevealCancel, captum_hooks, local, path_average, rescale
@@ -168,9 +168,9 @@ def _multiplier_method(net, x, target, name, reference, steps, riemann, options)
     lins = _linearizations(net, spec, activations, states, reference_acts, ts, weights, options.get("revealcancel"),
                            options.get("convention", "deeplift"))
     if spec.factor == "increment":
-        factors = Factors(activations, reference_acts)
+        factors = Increments(activations, reference_acts)
     elif spec.factor == "activation":
-        factors = Factors(activations)
+        factors = activations
     else:
         factors = "multiplier"
     chain_steps = propagate_chain(lins, g_top, factors)
@@ -215,7 +215,7 @@ def _averaged(net, points, weights, factors, classes, conserves):
         for point, w in zip(points, weights):
             acts, states = net.record(point[rows], states=True)
             lins = [local(layer, a, state) for layer, a, state in zip(net, acts, states)]
-            yield w, lins, propagate_chain(lins, tops.one_hot(classes[rows], acts[-1]), Factors([np.ones_like(a) for a in acts]))
+            yield w, lins, propagate_chain(lins, tops.one_hot(classes[rows], acts[-1]), [1] * len(acts))
 
     weights = np.asarray(weights, dtype=points[0].dtype)  # float64 weights would promote a float32 network's gradients
     n_layers = len(net)

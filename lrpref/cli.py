@@ -22,13 +22,13 @@ def demo(out: str, count: int) -> int:
     return 0
 
 
-def _input_batch(args, net, name):
+def _input_batch(args):
     """The batch to explain: ``--input x.npy`` (allow_pickle=False), or ``--digit K`` of a bundled digits model."""
     if (args.input is None) == (args.digit is None):
         raise ValueError("give exactly one of --input x.npy and --digit K (a test digit, for the bundled digits models)")
     if args.input is not None:
         return np.load(args.input, allow_pickle=False)
-    if name not in BUNDLED:
+    if args.model not in BUNDLED:
         raise ValueError("--digit needs a bundled digits model: --model digits_mlp or --model digits_cnn")
     from .datasets import digits_split
 
@@ -36,14 +36,14 @@ def _input_batch(args, net, name):
     if not 0 <= args.digit < len(x_test):
         raise ValueError(f"--digit must be between 0 and {len(x_test) - 1}")
     x = x_test[args.digit:args.digit + 1]
-    return x.reshape(1, 1, 8, 8) if name == "digits_cnn" else x
+    return x.reshape(1, 1, 8, 8) if args.model == "digits_cnn" else x
 
 
 def explain_command(args) -> int:
     """Explain one input and print the conservation ledger, and with ``--steps`` the teaching trace."""
     try:
         net = _load_model(args.model)
-        x = _input_batch(args, net, args.model)
+        x = _input_batch(args)
         x = x.astype(net.dtype) if net.dtype is not None and x.dtype.kind in "iu" else x
         if args.method == "lrp":
             ex = explain(net, x, args.target, presets.composite(args.rule, args.convention), keep_messages=args.steps)

@@ -3,18 +3,13 @@
 Skipped where dask is not installed, except under CI=true, where a missing dask is an error.
 """
 
-import os
-
 import numpy as np
 import pytest
+from optional import require
 
-try:
-    import dask.array as da
-    from distributed import Client, LocalCluster
-except ImportError:  # pragma: no cover - depends on the environment
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip('dask is not installed (pip install "lrpref[dask]")', allow_module_level=True)
+da = require("dask.array")
+distributed = require("distributed")
+Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
 import lrpref as lr
 from lrpref import evaluate as ev

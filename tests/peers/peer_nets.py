@@ -1,7 +1,7 @@
 """The cross-checks against zennit and captum: the same random float64 networks in lrpref and in PyTorch, and
 one case per rule, composite or method — how lrpref computes it (with the matching preset) and how the peer does.
 
-``require(name)`` imports a peer: missing peers skip the tests locally and fail them under ``CI=true``.
+``require`` (tests/optional.py) imports a peer: missing peers skip the tests locally and fail them under ``CI=true``.
 ``CASES`` maps a case name to ``(peer, lrpref_fn, peer_fn)``; both functions take ``(net, model, x, target)``
 and return the input relevance as a NumPy array. ``relative_error`` is the per-sample
 ``max |a - b| / max |b|``, maximised over the batch.
@@ -9,11 +9,8 @@ and return the input relevance as a NumPy array. ``relative_error`` is the per-s
 
 from __future__ import annotations
 
-import importlib
-import os
-
 import numpy as np
-import pytest
+from optional import require
 
 import lrpref as lr
 from lrpref.presets import captum as captum_preset
@@ -21,16 +18,6 @@ from lrpref.presets import zennit as zennit_preset
 
 LOW, HIGH = -1.0, 1.0   # the input box: inputs are drawn uniformly from it
 SEEDS = range(4)
-
-
-def require(name: str):
-    """The module ``name``; skip when it is missing, unless ``CI=true``, where a missing peer is a failure."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the cross-checks need {name} in CI (install lrpref[peers]): {error}", pytrace=False)
-        pytest.skip(f"{name} is not installed (pip install 'lrpref[peers]')", allow_module_level=True)
 
 
 # --------------------------------------------------------------------------- networks

@@ -6,7 +6,8 @@ Locally these tests skip without torch, zennit or captum; under CI=true a missin
 """
 
 import pytest
-from peer_nets import CAPTUM_CASES, NETWORKS, SEEDS, ZENNIT_CASES, measure, require
+from optional import require
+from peer_nets import CAPTUM_CASES, NETWORKS, SEEDS, ZENNIT_CASES, measure
 
 require("torch")
 require("zennit")

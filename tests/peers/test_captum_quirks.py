@@ -5,7 +5,8 @@ Locally these tests skip without torch/captum; under CI=true a missing peer fail
 """
 
 import numpy as np
-from peer_nets import cnn, relative_error, require, to_torch
+from optional import require
+from peer_nets import cnn, relative_error, to_torch
 
 import lrpref as lr
 from lrpref.presets import captum as captum_preset

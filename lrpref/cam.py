@@ -34,14 +34,12 @@ CONVENTIONS = ("paper", "official", "pytorch-grad-cam")
 
 
 def _layer_output_and_gradient(net, x, classes, layer):
-    """``A`` = output of ``net[layer]`` and ``∂y^c/∂A`` for every sample."""
+    """``A`` = output of node ``layer`` and ``∂y^c/∂A`` for every sample (summed over ``A``'s consumers)."""
     activations = net.record(x)
     A = activations[layer + 1]
     if A.ndim != 4:
         raise ValueError(f"a CAM needs a spatial layer: {net.where(layer)} outputs {A.shape[1:]}, not (C, H, W)")
-    g = tops.one_hot(classes, activations[-1])
-    for k in range(len(net) - 1, layer, -1):
-        g = net[k].vjp(activations[k], g)
+    g = net.backward(activations, tops.one_hot(classes, activations[-1]), stop=layer + 1)[layer + 1]
     return activations, A, g
 
 
@@ -85,10 +83,14 @@ def explain_cam(net, x, target, method, reference, options):
     """Grad-CAM, Layer-CAM or Score-CAM at ``options["layer"]`` (see the module docstring)."""
     layer = options["layer"]
     if layer is None:
-        raise ValueError(f"{method} needs layer=: the index of the (spatial) layer whose output it maps")
-    if not -len(net) <= layer < len(net):
+        raise ValueError(f"{method} needs layer=: the index or name of the (spatial) node whose output it maps")
+    if isinstance(layer, str):
+        layer = net.index(layer)
+    elif isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)):
+        raise TypeError(f"{method}: layer must be a node index or name, got {layer!r}")
+    elif not -len(net) <= layer < len(net):
         raise IndexError(f"layer {layer} out of range: the network has {len(net)} layers")
-    layer %= len(net)
+    layer = int(layer) % len(net)
     if x.ndim != 4:
         raise ValueError(f"{method} needs images (N, C, H, W); the input is {x.shape}")
     output = net.forward(x)

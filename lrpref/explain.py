@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import methods
 from .composites import as_composite
 from .explanation import Explanation, LayerRelevance
-from .network import Sequential
+from .network import Graph
 from .paths import RULES, quadrature
 from .propagate import check_rule, messages, propagate
 from .tops import logit
@@ -26,7 +26,7 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
 
     Parameters
     ----------
-    net : Sequential
+    net : Graph or Sequential
     x : array (N, ...) of the network's dtype (float32 or float64), finite.
     target : None (each sample's arg-max), int, N ints, or (LRP) a float array of the output's
         shape used as the top relevance itself.
@@ -51,8 +51,8 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
         ``random_state``, ``clrp``, ``clrp_normalise``, ``layer``, ``upsample``, ``outer_relu``,
         ``convention``, ``batch_size``.
     """
-    if not isinstance(net, Sequential):
-        raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
+    if not isinstance(net, Graph):
+        raise TypeError(f"net must be an lrpref.Sequential or Graph, got {type(net).__name__}")
     method = methods.ALIASES.get(method, method)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; one of {METHODS} (or an alias: {sorted(methods.ALIASES)})")
@@ -84,24 +84,32 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
 
 
 def _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes) -> Explanation:
-    """LRP from ``e_c ⊙ Z`` (``target`` classes) or from an explicit top relevance array (spec §2, §3)."""
+    """LRP from ``e_c ⊙ Z`` (``target`` classes) or from an explicit top relevance array (spec §2, §3).
+
+    Nodes are visited in reverse topological order; the relevance of a tensor is the sum of what
+    its consumers sent down to it (fan-in at a branch point).
+    """
     composite = as_composite(rule, net)
     rules = composite.rules_for(net)
     for k, (layer, layer_rule) in enumerate(zip(net, rules)):
         check_rule(layer, layer_rule, net.where(k))
     activations, states = net.record(x, states=True)
     output = activations[-1]
-    R, target = logit(output, target)
-    top = R
+    top, target = logit(output, target)
+    relevance = [None] * len(activations)
+    relevance[-1] = top
     records = [None] * len(net)
     for k in reversed(range(len(net))):
-        a, z = activations[k], activations[k + 1]
-        step = propagate(net[k], rules[k], a, z, R, path, net.where(k), max_matrix_bytes, states[k])
+        inputs, z, R = net.inputs_of(k, activations), activations[k + 1], relevance[k + 1]
+        step = propagate(net[k], rules[k], inputs, z, R, path, net.where(k), max_matrix_bytes, states[k])
+        for t, r in zip(net.nodes[k].inputs, step.relevance_edges):
+            relevance[t] = r if relevance[t] is None else relevance[t] + r
         message_fn = None
         if keep_messages:
-            def message_fn(n, max_bytes, k=k, a=a, z=z, R=R):
+            def message_fn(n, max_bytes, k=k, inputs=inputs, z=z, R=R):
                 one = slice(n, n + 1)
-                return messages(net[k], rules[k], a[one], z[one], R[one], net.where(k), max_bytes)
-        records[k] = LayerRelevance(k, net[k], rules[k], step, net.where(k), message_fn, (a, z) if keep_messages else None)
-        R = step.relevance_in
-    return Explanation(R, output, target, top, records, "lrp", path, composite.describe())
+                return messages(net[k], rules[k], [a[one] for a in inputs], z[one], R[one], net.where(k), max_bytes)
+        records[k] = LayerRelevance(k, net[k], rules[k], step, net.where(k), message_fn,
+                                    (inputs, z) if keep_messages else None, net.label(k))
+    return Explanation(relevance[0], output, target, top, records, "lrp", path, composite.describe(), network=net,
+                       tensors=relevance)

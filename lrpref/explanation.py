@@ -1,11 +1,13 @@
 """The result of an explanation: relevance at every layer, absorption, messages, conservation.
 
-``ex.layers[k]`` describes layer ``k`` of the network: ``relevance_out`` (relevance of its
+``ex.layers[k]`` describes node ``k`` of the network (layer ``k`` of a chain): ``relevance_out`` (relevance of its
 output, received from above), ``relevance_in`` (relevance of its input, passed down),
 ``absorbed`` (per upper neuron, by kind: ``bias`` / ``stabiliser`` / ``dropped`` for LRP rules,
 ``remainder`` for multiplier methods) and — when the explanation was made with
 ``keep_messages=True`` — ``messages(n)``, the explicit message matrix ``M[j, i] = R(i <- j)`` of
-sample ``n`` (spec ``neural.md`` §1.1). What the method computed on the way is there too:
+sample ``n`` (spec ``neural.md`` §1.1). A node with several inputs (``Add``, ``Concat``) has one
+relevance array and one message matrix per input edge: ``relevance_in`` and ``messages(n)`` are then
+tuples (``relevance_edges`` is always a list). What the method computed on the way is there too:
 ``denominators``, ``stabilised`` and ``scales`` for LRP rules; ``multiplier``, ``factor_in`` and
 ``linearization`` for multiplier methods (DeepLIFT, the LID family, gradients).
 """
@@ -28,19 +30,25 @@ class LayerRelevance:
     message matrix of one sample, or is None when the explanation did not keep what it needs.
     """
 
-    def __init__(self, index, layer, rule, step, where, messages=None, activations=None):
+    def __init__(self, index, layer, rule, step, where, messages=None, activations=None, name=None):
         self.index = index
         self.layer = layer
         self.rule = rule
         self.where = where
+        self.name = name
         self._step = step
         self._messages = messages
-        self._activations = activations  # (input, output) batches, kept with keep_messages=True
+        self._activations = activations  # ([input per edge], output) batches, kept with keep_messages=True
 
     @property
     def relevance_in(self):
-        """Relevance of the layer input (passed down), shaped like the input batch."""
+        """Relevance of the layer input (passed down), shaped like the input batch; a tuple (one per edge) for several inputs."""
         return self._step.relevance_in
+
+    @property
+    def relevance_edges(self) -> list:
+        """Relevance passed down each input edge (a list, also for one input)."""
+        return self._step.relevance_edges
 
     @property
     def relevance_out(self):
@@ -62,8 +70,9 @@ class LayerRelevance:
 
     @property
     def input(self):
-        """The layer's input activations (kept with ``keep_messages=True``)."""
-        return self._require_activations()[0]
+        """The layer's input activations (kept with ``keep_messages=True``); a tuple for several inputs."""
+        inputs = self._require_activations()[0]
+        return inputs[0] if len(inputs) == 1 else tuple(inputs)
 
     @property
     def output(self):
@@ -87,19 +96,24 @@ class LayerRelevance:
 
         NumPy for Dense layers under LRP, ``scipy.sparse`` CSR otherwise. Column sums are
         ``relevance_in[n]`` (flattened), row sums plus ``absorbed.total`` are ``relevance_out[n]``.
-        Raises ``MatrixTooLarge`` above the memory budget (``lrpref.config.max_matrix_bytes``
-        or ``max_bytes``).
+        A node with several inputs gives a tuple ``(M_0, M_1, ...)``, one matrix per input edge
+        (columns: that input); the row sums of all of them together plus ``absorbed.total`` are
+        ``relevance_out[n]``. Raises ``MatrixTooLarge`` above the memory budget
+        (``lrpref.config.max_matrix_bytes`` or ``max_bytes``).
         """
         if self._messages is None:
             self._require_activations()
-        size = self.relevance_in.shape[0]
+        size = self.relevance_out.shape[0]
         if not -size <= n < size:
             raise IndexError(f"sample {n} out of range for a batch of {size}")
-        return self._messages(n % size, max_bytes)
+        matrices = self._messages(n % size, max_bytes)
+        return matrices[0] if len(matrices) == 1 else tuple(matrices)
 
     def ledger_row(self) -> LedgerRow:
-        return LedgerRow(f"{self.index:>2} {self.layer.describe()} · {self.rule.describe()}",
-                         _per_sample_sum(self.relevance_out), _per_sample_sum(self.relevance_in), self.absorbed.per_sample())
+        passed = sum(_per_sample_sum(r) for r in self.relevance_edges)
+        label = f"{self.index:>2} {self.name + ': ' if self.name else ''}"
+        return LedgerRow(f"{label}{self.layer.describe()} · {self.rule.describe()}",
+                         _per_sample_sum(self.relevance_out), passed, self.absorbed.per_sample())
 
     def __repr__(self):
         return f"<LayerRelevance {self.where}, rule {self.rule.describe()}>"
@@ -116,12 +130,13 @@ class Explanation:
     ``conservation``, a :class:`~lrpref.ledger.Ledger` with one row per layer, top first.
     """
 
-    def __init__(self, relevance, output, target, top, layers, method, path, description, **extras):
+    def __init__(self, relevance, output, target, top, layers, method, path, description, network=None, **extras):
         self.relevance = relevance
         self.output = output
         self.target = target
         self.top = top
         self.layers = layers
+        self.network = network
         self.rules = [record.rule for record in layers]
         self.method = method
         self.path = path
@@ -135,12 +150,33 @@ class Explanation:
             return extras[name]
         raise AttributeError(f"this {self.__dict__.get('method', '')} explanation has no attribute {name!r}")
 
+    def tensor_relevance(self, t: int):
+        """Relevance of tensor ``t`` (0: the input; ``k + 1``: the output of node ``k``): the sum of what its consumers
+        sent down (for the network output: the top relevance)."""
+        if t == 0:
+            return self.relevance
+        return self.layers[t - 1].relevance_out
+
     @property
     def conservation(self) -> Ledger:
-        """Per layer (top first): relevance received, passed down, absorbed by kind, residual."""
+        """Per node (top first): relevance received, passed down, absorbed by kind, residual; at every tensor that
+        feeds several nodes also a fan-in row — what the consumers sent (received) against the relevance the
+        tensor's producer explained further (passed)."""
         if self._conservation is None:
-            self._conservation = Ledger([record.ledger_row() for record in reversed(self.layers)])
+            rows = []
+            for record in reversed(self.layers):
+                rows += self._fan_in_rows(record.index + 1) + [record.ledger_row()]
+            self._conservation = Ledger(rows + self._fan_in_rows(0))
         return self._conservation
+
+    def _fan_in_rows(self, t) -> list:
+        net = self.network
+        if net is None or not self.layers or len(net.consumers[t]) < 2:
+            return []
+        received = sum(_per_sample_sum(self.layers[k].relevance_edges[e]) for k, e in net.consumers[t])
+        senders = " + ".join(net.nodes[k].name for k, _ in net.consumers[t])
+        return [LedgerRow(f"   fan-in at {net.tensor_name(t)} <- {senders}", received,
+                          _per_sample_sum(self.tensor_relevance(t)))]
 
     def steps(self, n: int = 0, max_size: int = 16, file=None) -> None:
         """Print the teaching trace of sample ``n``: layer by layer, top first, every number of the
@@ -154,6 +190,6 @@ class Explanation:
     def __repr__(self):
         sums = _per_sample_sum(self.relevance)
         tops = _per_sample_sum(self.top)
-        return (f"<Explanation {self.method} ({self.description}), {len(self.layers)} layers, "
+        return (f"<Explanation {self.method} ({self.description}), {len(self.layers)} nodes, "
                 f"batch {self.relevance.shape[0]}: sum of top relevance {np.array2string(tops, precision=6)}, "
                 f"sum of input relevance {np.array2string(sums, precision=6)}>")

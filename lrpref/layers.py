@@ -1,7 +1,11 @@
 """Layers: forward pass, vector-Jacobian product and explicit matrix, NCHW with a batch axis.
 
-Every layer maps a batch ``x`` of shape ``(N, *in_shape)`` to ``(N, *out_shape)``. Three
-families:
+Every layer maps a batch ``x`` of shape ``(N, *in_shape)`` to ``(N, *out_shape)`` — or, for
+:class:`Add` and :class:`Concat`, several input batches to one. Everything the rest of lrpref
+needs to know about a layer is in its class (the *layer protocol*, :class:`Layer`): forward pass,
+vector-Jacobian product, the linearisations the multiplier methods use, the affine map LRP rules
+act on (per input edge), the pass-through routing, its role in a composite and its default rule,
+and its constructor arguments for files (``spec()``). Four families:
 
 * **Affine layers** (:class:`Affine`: :class:`Dense`, :class:`Conv2d`, :class:`AvgPool2d`,
   :class:`AdaptiveAvgPool2d`, :class:`BatchNorm`) compute ``y = W x + b`` for a fixed
@@ -13,6 +17,8 @@ families:
 * **Element-wise layers** (:class:`ReLU`, :class:`LeakyReLU`, :class:`Tanh`,
   :class:`Sigmoid`, :class:`Identity`, :class:`Dropout`) and :class:`Flatten`.
 * :class:`MaxPool2d`.
+* **Merging layers** (:class:`Add`, :class:`Concat`): several inputs, one block ``W_e`` per
+  input edge (``y = sum_e W_e x_e``).
 
 Every layer has ``forward(x)``, ``vjp(x, g)`` (``g`` times the Jacobian at ``x``),
 ``jvp(x, v)`` (the Jacobian at ``x`` times ``v``) and ``jacobian(x)``, the explicit local
@@ -22,6 +28,7 @@ Jacobian at one sample ``x`` (unbatched).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,12 +37,15 @@ from scipy.special import expit
 from . import _blas, _kernels
 from ._scratch import scratch
 from ._validate import check_finite, float_dtype
+from .linearize import CrossMax, Diagonal, Linear, Reshape, Selections, rescale_multiplier
 
 __all__ = [
     "Layer", "Affine", "Dense", "Conv2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm",
     "MaxPool2d", "Flatten", "ElementWise", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
-    "Identity", "Dropout", "ShapeError",
+    "Identity", "Dropout", "Add", "Concat", "ShapeError",
 ]
+
+LAYER_TYPES: dict = {}  # type name -> class, every concrete layer (files, error messages)
 
 # Upper bound on the im2col buffer of one Conv2d call; larger batches are processed in chunks.
 _COLUMN_BUFFER_BYTES = 256 * 2**20
@@ -88,20 +98,47 @@ def _per_position(values, shape) -> np.ndarray:
 
 
 class Layer:
-    """Base class. Subclasses define ``forward``, ``vjp``, ``jacobian`` and ``output_shape``."""
+    """Base class: the layer protocol.
+
+    Subclasses define ``forward``, ``vjp``, ``jacobian`` and ``output_shape`` (single input;
+    merging layers take one argument per input), and say how rules and methods see them:
+
+    * ``role``: ``"weight"`` (Dense, Conv2d: a composite's first / middle / last), ``"affine"``
+      (takes a composite's ``default`` rule, else :meth:`default_rule`) or ``"fixed"`` (always
+      :meth:`default_rule` unless a composite names the layer or its type);
+    * ``capabilities``: the rule families that apply — ``"linear"`` (LRP rules on the layer's
+      affine map ``y = sum_e W_e x_e + b``, :class:`Affine`), ``"pass"`` (relevance routed
+      unchanged, :meth:`pass_relevance`), ``"winners"`` (max-pooling's winner-takes-all);
+    * the linearisations of the multiplier methods: :meth:`local_linearization`,
+      :meth:`rescale_linearization` (DeepLIFT), :meth:`path_linearization` (LID-IG);
+    * :meth:`spec`: the constructor arguments, so that ``type(layer)(**layer.spec())`` rebuilds it.
+    """
 
     dtype = None  # parameter dtype, or None for parameter-free layers
+    n_inputs = 1  # None: two or more inputs
+    role = "fixed"
+    capabilities = frozenset()
+    elementwise = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_") and not cls.__dict__.get("abstract", False):
+            LAYER_TYPES[cls.__name__] = cls
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def forward_with_state(self, x: np.ndarray):
+    def forward_with_state(self, *inputs):
         """``(y, state)``: the output and what the backward pass can reuse (max-pooling: the winners), or None."""
-        return self.forward(x), None
+        return self.forward(*inputs), None
 
     def vjp(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         """``g @ J(x)`` for every sample: the gradient with respect to the layer input."""
         raise NotImplementedError
+
+    def input_gradients(self, inputs, g) -> list:
+        """``g @ J_e`` for every input edge ``e`` (one gradient per input)."""
+        return [self.vjp(inputs[0], g)]
 
     def jvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """``J(x) @ v`` for every sample: the directional derivative along ``v`` (input-shaped)."""
@@ -115,6 +152,34 @@ class Layer:
         """Shape of one output sample for one input sample of ``in_shape``; raises ShapeError."""
         raise NotImplementedError
 
+    def default_rule(self):
+        """The rule this layer gets when a composite says nothing more specific."""
+        raise TypeError(f"{self.describe()} has no default LRP rule")
+
+    def pass_relevance(self, inputs, R) -> list:
+        """Pass-through (spec §3.8): the relevance of the output routed unchanged to the inputs, one array per edge."""
+        raise TypeError(f"{self.describe()} cannot pass relevance through")
+
+    def pass_matrix(self, edge: int, in_shapes):
+        """The 0/1 routing ``S_e`` of :meth:`pass_relevance` (``M_e = diag(R) S_e``), one sample."""
+        raise TypeError(f"{self.describe()} cannot pass relevance through")
+
+    def local_linearization(self, inputs, state=None):
+        """The Jacobian at ``inputs`` as a :class:`~lrpref.linearize.Linearization` (LID-Taylor, gradients)."""
+        raise TypeError(f"no linearisation for {self.describe()}")
+
+    def rescale_linearization(self, inputs, references, y, y_ref, state=None, convention="deeplift"):
+        """DeepLIFT's operator (spec §4): for linear layers the layer itself, as here."""
+        return self.local_linearization(inputs, state)
+
+    def path_linearization(self, inputs, references, ts, weights):
+        """LID-IG's path-averaged Jacobian (spec §6.3): for linear layers the layer itself, as here."""
+        return self.local_linearization(inputs)
+
+    def spec(self) -> dict:
+        """The constructor arguments (arrays and JSON values): ``type(layer)(**layer.spec())`` is the same layer."""
+        return {}
+
     def astype(self, dtype) -> "Layer":
         return self
 
@@ -124,12 +189,22 @@ class Layer:
     def __repr__(self):
         return self.describe()
 
+    def __call__(self, *inputs, name: str | None = None):
+        """Apply the layer to symbolic tensors when building a :class:`~lrpref.Graph` (``y = layer(x)``)."""
+        from .network import Tensor
+
+        return Tensor.apply(self, inputs, name)
+
 
 # --------------------------------------------------------------------------- element-wise
 
 
 class ElementWise(Layer):
-    """``y = f(x)`` element by element; ``jacobian`` is the diagonal of ``f'(x)``."""
+    """``y = f(x)`` element by element; ``jacobian`` is the diagonal of ``f'(x)``. Default rule: pass-through."""
+
+    abstract = True
+    capabilities = frozenset({"pass"})
+    elementwise = True
 
     def function(self, x):
         raise NotImplementedError
@@ -157,6 +232,28 @@ class ElementWise(Layer):
     def output_shape(self, in_shape):
         return tuple(in_shape)
 
+    def default_rule(self):
+        from .rules import Pass
+
+        return Pass()
+
+    def pass_relevance(self, inputs, R):
+        return [R]
+
+    def pass_matrix(self, edge, in_shapes):
+        return sp.identity(math.prod(in_shapes[0]), format="csr")
+
+    def local_linearization(self, inputs, state=None):
+        return Diagonal(self.derivative(inputs[0]), "f'(x)")
+
+    def rescale_linearization(self, inputs, references, y, y_ref, state=None, convention="deeplift"):
+        """``diag(Δy/Δx)``, the derivative where ``Δx`` is near 0 (spec §4 (b2); :func:`lrpref.linearize.rescale_multiplier`)."""
+        return rescale_multiplier(self.derivative, inputs[0], references[0], y, y_ref, convention)
+
+    def path_linearization(self, inputs, references, ts, weights):
+        dx = inputs[0] - references[0]
+        return Diagonal(self.path_derivative(references[0], dx, ts, weights), f"path average of D ({len(ts)} points)")
+
 
 class ReLU(ElementWise):
     """``max(0, x)``, with ``ReLU'(0) = 0`` (PyTorch's convention, spec §1)."""
@@ -182,6 +279,9 @@ class LeakyReLU(ElementWise):
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = float(negative_slope)
+
+    def spec(self):
+        return {"negative_slope": self.negative_slope}
 
     def function(self, x):
         return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
@@ -224,12 +324,17 @@ class Dropout(Identity):
     def __init__(self, p: float = 0.5):
         self.p = float(p)
 
+    def spec(self):
+        return {"p": self.p}
+
     def describe(self):
         return f"Dropout({self.p:g}, eval)"
 
 
 class Flatten(Layer):
-    """``(N, C, H, W) -> (N, C*H*W)`` in row-major (NCHW) order, as ``torch.flatten(x, 1)``."""
+    """``(N, C, H, W) -> (N, C*H*W)`` in row-major (NCHW) order, as ``torch.flatten(x, 1)``. Default rule: pass-through."""
+
+    capabilities = frozenset({"pass"})
 
     def forward(self, x):
         return x.reshape(x.shape[0], -1)
@@ -245,6 +350,20 @@ class Flatten(Layer):
 
     def output_shape(self, in_shape):
         return (math.prod(in_shape),)
+
+    def default_rule(self):
+        from .rules import Pass
+
+        return Pass()
+
+    def pass_relevance(self, inputs, R):
+        return [R.reshape(inputs[0].shape)]
+
+    def pass_matrix(self, edge, in_shapes):
+        return sp.identity(math.prod(in_shapes[0]), format="csr")
+
+    def local_linearization(self, inputs, state=None):
+        return Reshape(inputs[0].shape[1:], self.output_shape(inputs[0].shape[1:]))
 
 
 # --------------------------------------------------------------------------- window geometry
@@ -287,27 +406,47 @@ def _spatial_output(in_shape, kernel, stride, padding, dilation, owner):
 # --------------------------------------------------------------------------- affine layers
 
 
-class Affine(Layer):
-    """``y = W x + b`` for a fixed matrix ``W`` given by a parameter array (see module docstring).
+class _Bounded(OrderedDict):
+    """A cache keeping the ``size`` most recently used entries (so a sweep over many rule parameters stays bounded)."""
 
-    Subclasses implement ``_apply(x, weight)``, ``_apply_transpose(g, weight, in_shape)``,
+    def __init__(self, size: int = 8):
+        super().__init__()
+        self.size = size
+
+    def get_or_make(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class Affine(Layer):
+    """``y = sum_e W_e x_e + b`` for fixed matrices ``W_e`` given by a parameter array (see module docstring).
+
+    Single-input subclasses implement ``_apply(x, weight)``, ``_apply_transpose(g, weight, in_shape)``,
     ``_matrix(in_shape, weight)`` and ``_weight(in_shape)`` (the parameter array that ``rho``
-    modifies). ``bias`` is one value per output channel (or None).
+    modifies); merging layers override the ``edge_*`` methods. ``bias`` is one value per output
+    channel (or None). The ``edge_*`` methods are the interface LRP rules and linearisations use.
     """
 
+    abstract = True
     bias: np.ndarray | None = None
+    role = "affine"
+    capabilities = frozenset({"linear"})
 
     def __init__(self):
-        self._modified = {}
+        self._modified = _Bounded()
 
     def weight_for(self, in_shape, rho=None) -> np.ndarray:
-        """``rho(w)`` for the parameter array, cached per (input shape, rho)."""
-        key = (tuple(in_shape), rho)
-        if key not in self._modified:
+        """``rho(w)`` for the parameter array, cached per (input shape, rho) for the last few of them."""
+        def make():
             weight = self._weight(tuple(in_shape))
-            modified = weight if rho is None else np.asarray(rho(weight), dtype=weight.dtype)
-            self._modified[key] = modified
-        return self._modified[key]
+            return weight if rho is None else np.asarray(rho(weight), dtype=weight.dtype)
+
+        return self._modified.get_or_make((tuple(in_shape), rho), make)
 
     def apply(self, x, rho=None):
         """``rho(W) x`` for a batch, without bias."""
@@ -324,6 +463,26 @@ class Affine(Layer):
     def matrix_nonzeros(self, in_shape) -> int:
         """Number of stored entries of ``matrix(in_shape)`` (for memory budgets)."""
         return self._matrix_nonzeros(tuple(in_shape))
+
+    # the affine map per input edge e: y = sum_e rho(W_e) x_e (+ bias); one edge unless a merging layer
+    def edge_apply(self, edge, x, in_shapes, rho=None):
+        """``rho(W_e) x_e`` for a batch."""
+        return self.apply(x, rho)
+
+    def edge_transpose(self, edge, g, in_shapes, rho=None):
+        """``rho(W_e)^T g`` for a batch ``g`` of output shape."""
+        return self.apply_transpose(g, in_shapes[edge], rho)
+
+    def edge_matrix(self, edge, in_shapes, rho=None):
+        """``rho(W_e)`` as an explicit matrix."""
+        return self.matrix(in_shapes[edge], rho)
+
+    def edge_nonzeros(self, edge, in_shapes) -> int:
+        return self.matrix_nonzeros(in_shapes[edge])
+
+    def dense_edges(self) -> bool:
+        """Whether ``edge_matrix`` is a dense NumPy array (else scipy.sparse CSR)."""
+        return False
 
     @staticmethod
     def _per_channel(bias, ndim):
@@ -353,12 +512,22 @@ class Affine(Layer):
     def jacobian(self, x):
         return self.matrix(x.shape)
 
+    def default_rule(self):
+        from .rules import LRP0
+
+        return LRP0()
+
+    def local_linearization(self, inputs, state=None):
+        return Linear(self, [a.shape[1:] for a in inputs])
+
     def _matrix_nonzeros(self, in_shape):
         return self.matrix(in_shape).nnz
 
 
 class Dense(Affine):
     """``y = W x + b`` with ``W`` shaped (out, in) as in PyTorch's ``nn.Linear``."""
+
+    role = "weight"
 
     def __init__(self, W, b=None, *, dtype=None):
         super().__init__()
@@ -384,6 +553,12 @@ class Dense(Affine):
     def _matrix_nonzeros(self, in_shape):
         return self.W.size
 
+    def dense_edges(self):
+        return True
+
+    def spec(self):
+        return {"W": self.W, "b": self.bias}
+
     def output_shape(self, in_shape):
         if tuple(in_shape) != (self.in_features,):
             hint = " (add Flatten() before it)" if len(in_shape) > 1 else ""
@@ -407,6 +582,8 @@ class Conv2d(Affine):
     ``W_u[(o,p,q), (c, p*s+u*d-pad, q*s+v*d-pad)] = K[o, c, u, v]``.
     """
 
+    role = "weight"
+
     def __init__(self, W, b=None, stride=1, padding=0, dilation=1, groups=1, *, dtype=None):
         super().__init__()
         self.W = _parameter(W, "W", "Conv2d", ndim=4, dtype=dtype)
@@ -426,7 +603,7 @@ class Conv2d(Affine):
             raise ValueError(f"Conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {self.stride}, padding {self.padding}, dilation {self.dilation}")
         self.dtype = self.W.dtype
         self._patterns = {}
-        self._operands = {}
+        self._operands = _Bounded()
 
     # geometry
     def _geometry(self):
@@ -458,12 +635,12 @@ class Conv2d(Affine):
 
     def _gemm_operands(self, weight):
         """Per group: the kernel as a (O/g, C/g*kh*kw) matrix and its contiguous transpose (cached per weight array)."""
-        key = id(weight)
-        if key not in self._operands:
+        def make():
             o_g = self.out_channels // self.groups
             rows = [np.ascontiguousarray(weight[g * o_g:(g + 1) * o_g].reshape(o_g, -1)) for g in range(self.groups)]
-            self._operands[key] = (weight, rows, [np.ascontiguousarray(r.T) for r in rows])
-        return self._operands[key][1:]
+            return weight, rows, [np.ascontiguousarray(r.T) for r in rows]  # the weight keeps its id() alive
+
+        return self._operands.get_or_make(id(weight), make)[1:]
 
     def _uses_shifted_views(self):
         """Stride 1 with enough channels per group for GEMMs with K = C/groups to pay off."""
@@ -471,13 +648,13 @@ class Conv2d(Affine):
 
     def _tap_matrices(self, weight):
         """Per group and tap (u, v): ``W[o, c, u, v]`` as contiguous (O/g, C/g) matrices and their transposes (cached)."""
-        key = ("taps", id(weight))
-        if key not in self._operands:
+        def make():
             o_g = self.out_channels // self.groups
             taps = [[np.ascontiguousarray(weight[g * o_g:(g + 1) * o_g, :, u, v]) for u in range(self.kernel[0])
                      for v in range(self.kernel[1])] for g in range(self.groups)]
-            self._operands[key] = (weight, taps, [[np.ascontiguousarray(t.T) for t in group] for group in taps])
-        return self._operands[key][1:]
+            return weight, taps, [[np.ascontiguousarray(t.T) for t in group] for group in taps]
+
+        return self._operands.get_or_make(("taps", id(weight)), make)[1:]
 
     def _shifted_layout(self, in_shape, n_batch):
         """Padded size, the column offset of every tap in the flattened ``(C, N*Hp*Wp)`` layout, and the GEMM width."""
@@ -590,6 +767,10 @@ class Conv2d(Affine):
 
     def astype(self, dtype):
         return Conv2d(self.W, self.bias, self.stride, self.padding, self.dilation, self.groups, dtype=dtype)
+
+    def spec(self):
+        return {"W": self.W, "b": self.bias, "stride": list(self.stride), "padding": list(self.padding),
+                "dilation": list(self.dilation), "groups": self.groups}
 
     def describe(self):
         parts = [f"{self.in_channels}→{self.out_channels}", f"{self.kernel[0]}×{self.kernel[1]}"]
@@ -712,6 +893,10 @@ class AvgPool2d(_Window, _PoolingMap):
         return _window_matrix(height, width, self.kernel, self.stride, self.padding, self.dilation,
                               lambda window, real: 1.0 / divisor(window, real))
 
+    def spec(self):
+        return {"kernel_size": list(self.kernel), "stride": list(self.stride), "padding": list(self.padding),
+                "count_include_pad": self.count_include_pad}
+
     def describe(self):
         extra = "" if self.count_include_pad or self.padding == (0, 0) else ", count_include_pad=False"
         return f"AvgPool2d({self._window_text()}{extra})"
@@ -758,6 +943,9 @@ class AdaptiveAvgPool2d(_PoolingMap):
     def _build_spatial(self, height, width):
         return sp.csr_matrix(np.kron(self._averaging(height, self.output_size[0]), self._averaging(width, self.output_size[1])))
 
+    def spec(self):
+        return {"output_size": list(self.output_size)}
+
     def describe(self):
         return f"AdaptiveAvgPool2d({self.output_size[0]}×{self.output_size[1]})"
 
@@ -769,6 +957,8 @@ class BatchNorm(Affine):
     ``beta - mean * k``, for inputs (N, C) or (N, C, H, W). :func:`lrpref.fold_batchnorm`
     merges it into the adjacent Dense/Conv2d layer.
     """
+
+    capabilities = frozenset({"linear", "pass"})
 
     def __init__(self, mean, var, gamma=None, beta=None, eps=1e-5, *, dtype=None):
         super().__init__()
@@ -813,6 +1003,15 @@ class BatchNorm(Affine):
     def astype(self, dtype):
         return BatchNorm(self.mean, self.var, self.gamma, self.beta, self.eps, dtype=dtype)
 
+    def pass_relevance(self, inputs, R):
+        return [R]
+
+    def pass_matrix(self, edge, in_shapes):
+        return sp.identity(math.prod(in_shapes[0]), format="csr")
+
+    def spec(self):
+        return {"mean": self.mean, "var": self.var, "gamma": self.gamma, "beta": self.beta, "eps": self.eps}
+
     def describe(self):
         return f"BatchNorm({self.channels})"
 
@@ -827,9 +1026,39 @@ class MaxPool2d(_Window, Layer):
     (PyTorch's convention, spec §1 and §3.9).
     """
 
+    capabilities = frozenset({"winners"})
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
         self._init_window(kernel_size, stride, padding, dilation, "MaxPool2d")
         self.window_sum = _WindowSum(self)
+
+    def spec(self):
+        return {"kernel_size": list(self.kernel), "stride": list(self.stride), "padding": list(self.padding),
+                "dilation": list(self.dilation)}
+
+    def default_rule(self):
+        from .rules import WinnerTakesAll
+
+        return WinnerTakesAll()
+
+    def local_linearization(self, inputs, state=None):
+        """The arg-max selection at ``x`` (the first maximum of every window)."""
+        x = inputs[0]
+        return Selections(self, [x], [self.pool(x)[1] if state is None else state], [1.0], "arg-max at x")
+
+    def rescale_linearization(self, inputs, references, y, y_ref, state=None, convention="deeplift"):
+        """DeepLIFT: gradient mode, the arg-max at ``x`` (spec §4 (b4)); captum: :class:`~lrpref.linearize.CrossMax`."""
+        if convention == "captum":
+            return CrossMax(self, inputs[0], references[0], y, y_ref)
+        return self.local_linearization(inputs, state)
+
+    def path_linearization(self, inputs, references, ts, weights):
+        """The selections at the points ``x̂ + t_k Δx`` of the layer's own path, weighted (spec §6.3)."""
+        x, x_ref = inputs[0], references[0]
+        dx = x - x_ref
+        points = [x_ref + x.dtype.type(t) * dx for t in ts]
+        return Selections(self, points, [self.pool(point)[1] for point in points], list(weights),
+                          f"path average of D ({len(ts)} points)")
 
     def pool(self, x):
         """``(y, winner)``: window maxima and the flat input index of each first maximum."""
@@ -902,3 +1131,161 @@ class MaxPool2d(_Window, Layer):
 
     def describe(self):
         return f"MaxPool2d({self._window_text()})"
+
+
+# --------------------------------------------------------------------------- merging layers
+
+
+class _Merge(Affine):
+    """A parameter-free linear map of several same-dtype inputs, ``y = sum_e W_e x_e``, with one 0/1 block per edge.
+
+    The scalar parameter a rule's ``rho`` modifies is the 1 in every block (``rho(1)``: 1 for the
+    identity, ``1 + γ`` for γ, 0 for ``w⁻``), so every LRP rule has its usual meaning on the map.
+    """
+
+    n_inputs = None
+
+    def _unit(self, dtype, rho):
+        """``rho(1)`` in ``dtype``."""
+        one = np.ones(1, dtype=dtype)
+        return (one if rho is None else np.asarray(rho(one), dtype=dtype))[0]
+
+    def _check_count(self, in_shapes):
+        if len(in_shapes) < 2:
+            raise ShapeError(f"{self.describe()} takes two or more inputs, got {len(in_shapes)}")
+
+    def forward(self, *inputs):
+        return self._combine(inputs)
+
+    def vjp(self, x, g):
+        raise TypeError(f"{self.describe()} has several inputs: use input_gradients(inputs, g)")
+
+    def input_gradients(self, inputs, g):
+        shapes = [a.shape[1:] for a in inputs]
+        return [self.edge_transpose(e, g, shapes) for e in range(len(inputs))]
+
+    def edge_nonzeros(self, edge, in_shapes):
+        return math.prod(in_shapes[edge])
+
+
+class Add(_Merge):
+    """``y = sum_e x_e`` of two or more inputs of the same shape (residual connections).
+
+    As an affine map ``W_e = I`` for every edge, no bias. Its default rule splits ``R_j`` in
+    proportion to the summands, ``R_e = x_e / (sum_k x_k + ε sgn0(·)) · R`` with ``ε = 1e-6``
+    (:class:`~lrpref.SumSplit`, zennit's ``Sum`` with ``Norm``); a composite's ``default`` rule
+    applies to it like to any affine layer.
+    """
+
+    role = "affine"
+
+    def output_shape(self, *in_shapes):
+        self._check_count(in_shapes)
+        first = tuple(in_shapes[0])
+        for e, shape in enumerate(in_shapes[1:], start=1):
+            if tuple(shape) != first:
+                raise ShapeError(f"{self.describe()}: input {e} has a sample shape {tuple(shape)}, input 0 {first}; "
+                                 f"the summands must have the same shape")
+        return first
+
+    def _combine(self, inputs):
+        total = inputs[0].copy()
+        for a in inputs[1:]:
+            total += a
+        return total
+
+    def edge_apply(self, edge, x, in_shapes, rho=None):
+        return x * self._unit(x.dtype, rho)
+
+    def edge_transpose(self, edge, g, in_shapes, rho=None):
+        return g * self._unit(g.dtype, rho)
+
+    def edge_matrix(self, edge, in_shapes, rho=None):
+        return sp.identity(math.prod(in_shapes[edge]), format="csr") * float(self._unit(np.float64, rho))
+
+    def jvp(self, x, v):
+        raise TypeError(f"{self.describe()} has several inputs")
+
+    def default_rule(self):
+        from .rules import SumSplit
+
+        return SumSplit()
+
+
+class Concat(_Merge):
+    """Inputs joined along ``axis`` (1: channels or features, as ``torch.cat(xs, 1)``; DenseNet, U-Net).
+
+    As an affine map ``W_e`` places input ``e`` in its slice of the output. Its default rule passes
+    relevance through: input ``e`` gets the slice of ``R`` it produced.
+    """
+
+    role = "fixed"
+    capabilities = frozenset({"linear", "pass"})
+
+    def __init__(self, axis: int = 1):
+        super().__init__()
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or axis < 1:
+            raise ValueError(f"Concat: axis must be an int >= 1 (axis 0 is the batch), got {axis!r}")
+        self.axis = int(axis)
+
+    def output_shape(self, *in_shapes):
+        self._check_count(in_shapes)
+        first = tuple(in_shapes[0])
+        if self.axis > len(first):
+            raise ShapeError(f"{self.describe()}: inputs have sample shape {first}, which has no axis {self.axis}")
+        a = self.axis - 1
+        for e, shape in enumerate(in_shapes[1:], start=1):
+            shape = tuple(shape)
+            if len(shape) != len(first) or shape[:a] + shape[a + 1:] != first[:a] + first[a + 1:]:
+                raise ShapeError(f"{self.describe()}: input {e} has a sample shape {shape}, input 0 {first}; "
+                                 f"they may differ only along axis {self.axis}")
+        return first[:a] + (sum(shape[a] for shape in in_shapes),) + first[a + 1:]
+
+    def _bounds(self, in_shapes, edge):
+        sizes = [shape[self.axis - 1] for shape in in_shapes]
+        start = sum(sizes[:edge])
+        return start, start + sizes[edge]
+
+    def _slice(self, in_shapes, edge, ndim):
+        start, stop = self._bounds(in_shapes, edge)
+        return (slice(None),) * self.axis + (slice(start, stop),) + (slice(None),) * (ndim - self.axis - 1)
+
+    def _combine(self, inputs):
+        return np.concatenate(inputs, axis=self.axis)
+
+    def edge_apply(self, edge, x, in_shapes, rho=None):
+        out = np.zeros((x.shape[0],) + self.output_shape(*in_shapes), dtype=x.dtype)
+        out[self._slice(in_shapes, edge, x.ndim)] = x * self._unit(x.dtype, rho)
+        return out
+
+    def edge_transpose(self, edge, g, in_shapes, rho=None):
+        return g[self._slice(in_shapes, edge, g.ndim)] * self._unit(g.dtype, rho)
+
+    def edge_matrix(self, edge, in_shapes, rho=None):
+        return self.pass_matrix(edge, in_shapes) * float(self._unit(np.float64, rho))
+
+    def jvp(self, x, v):
+        raise TypeError(f"{self.describe()} has several inputs")
+
+    def default_rule(self):
+        from .rules import Pass
+
+        return Pass()
+
+    def pass_relevance(self, inputs, R):
+        shapes = [a.shape[1:] for a in inputs]
+        return [R[self._slice(shapes, e, R.ndim)] for e in range(len(inputs))]
+
+    def pass_matrix(self, edge, in_shapes):
+        """The selection of input ``edge``'s entries in the flattened output (rows: outputs, columns: that input)."""
+        out_shape = self.output_shape(*in_shapes)
+        positions = np.arange(math.prod(out_shape)).reshape(out_shape)
+        rows = positions[self._slice(in_shapes, edge, len(out_shape) + 1)[1:]].ravel()
+        size = math.prod(in_shapes[edge])
+        return sp.csr_matrix((np.ones(size), (rows, np.arange(size))), shape=(positions.size, size))
+
+    def spec(self):
+        return {"axis": self.axis}
+
+    def describe(self):
+        return f"Concat(axis={self.axis})"

@@ -18,7 +18,14 @@ DeepLIFT, the LID family, LRP-Taylor and the gradient baselines all propagate a 
   the affine layer before it (spec §4 (b3)).
 
 Each gives ``vjp(g)`` (``g D``, batched), ``jvp(v)`` (``D v``, batched, for the row sums of the
-messages ``diag(g) D diag(factor)``) and ``matrix(n)`` (``D`` of sample ``n``, explicit).
+messages ``diag(g) D diag(factor)``) and ``matrix(n)`` (``D`` of sample ``n``, explicit). A layer with
+several inputs (``Add``, ``Concat``) has one block ``D_e`` per input edge: ``vjp_edges(g)`` gives every
+``g D_e``, ``jvp_edges(vs)`` the sum ``sum_e D_e v_e`` and ``matrix(n, edge)`` one block.
+
+Which operator a layer uses for which method is the layer's own business: its
+``local_linearization``, ``rescale_linearization`` and ``path_linearization`` methods
+(:mod:`lrpref.layers`) build these operators; :func:`local`, :func:`rescale` and
+:func:`path_average` call them.
 """
 
 from __future__ import annotations
@@ -26,18 +33,17 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .layers import Affine, ElementWise, Flatten, LeakyReLU, MaxPool2d, ReLU, Sigmoid, Tanh
-from .rules import NEGATIVE, POSITIVE
+from .modifiers import NEGATIVE, POSITIVE
 
-__all__ = ["Linearization", "local", "rescale", "path_average", "RevealCancel", "CrossMax", "captum_hooks", "NEAR_ZERO",
-           "CAPTUM_NEAR_ZERO"]
+__all__ = ["Linearization", "Diagonal", "Linear", "Reshape", "Selections", "local", "rescale", "path_average",
+           "RevealCancel", "CrossMax", "captum_hooks", "NEAR_ZERO", "CAPTUM_NEAR_ZERO"]
 
 NEAR_ZERO = 1e-7  # DeepLIFT's NEAR_ZERO_THRESHOLD (spec §4, §10)
 CAPTUM_NEAR_ZERO = 1e-10  # captum DeepLift's eps (peers §1.2)
 
 
 class Linearization:
-    """``D`` of one layer (or of a fused pair of layers, ``span = 2``) for a batch."""
+    """``D`` of one layer (or of a fused pair of layers, ``span = 2``) for a batch; one input edge unless overridden."""
 
     span = 1
 
@@ -47,14 +53,22 @@ class Linearization:
     def jvp(self, v):
         raise NotImplementedError
 
-    def matrix(self, n):
+    def matrix(self, n, edge: int = 0):
         raise NotImplementedError
+
+    def vjp_edges(self, g) -> list:
+        """``g D_e`` for every input edge ``e``."""
+        return [self.vjp(g)]
+
+    def jvp_edges(self, vs):
+        """``sum_e D_e v_e`` for one input-shaped batch ``v_e`` per edge."""
+        return self.jvp(vs[0])
 
     def describe(self) -> str:
         raise NotImplementedError
 
 
-class _Diagonal(Linearization):
+class Diagonal(Linearization):
     """``D = diag(d)`` with ``d`` batched (element-wise layers)."""
 
     def __init__(self, d, text):
@@ -66,33 +80,43 @@ class _Diagonal(Linearization):
     def jvp(self, v):
         return v * self.d
 
-    def matrix(self, n):
+    def matrix(self, n, edge=0):
         return sp.diags(self.d[n].ravel(), format="csr")
 
     def describe(self):
         return self.text
 
 
-class _Affine(Linearization):
-    """``D = W``: affine layers, exactly, in every method."""
+class Linear(Linearization):
+    """``D_e = W_e``: affine layers (one block per input edge), exactly, in every method."""
 
-    def __init__(self, layer, in_shape):
-        self.layer, self.in_shape = layer, tuple(in_shape)
+    def __init__(self, layer, in_shapes):
+        self.layer, self.in_shapes = layer, [tuple(shape) for shape in in_shapes]
 
     def vjp(self, g):
-        return self.layer.apply_transpose(g, self.in_shape)
+        return self.layer.edge_transpose(0, g, self.in_shapes)
+
+    def vjp_edges(self, g):
+        return [self.layer.edge_transpose(e, g, self.in_shapes) for e in range(len(self.in_shapes))]
 
     def jvp(self, v):
-        return self.layer.apply(v)
+        return self.layer.edge_apply(0, v, self.in_shapes)
 
-    def matrix(self, n):
-        return self.layer.matrix(self.in_shape)
+    def jvp_edges(self, vs):
+        total = None
+        for e, v in enumerate(vs):
+            part = self.layer.edge_apply(e, v, self.in_shapes)
+            total = part if total is None else total + part
+        return total
+
+    def matrix(self, n, edge=0):
+        return self.layer.edge_matrix(edge, self.in_shapes)
 
     def describe(self):
         return "W"
 
 
-class _Reshape(Linearization):
+class Reshape(Linearization):
     """Flatten: the identity between shapes."""
 
     def __init__(self, in_shape, out_shape):
@@ -104,14 +128,14 @@ class _Reshape(Linearization):
     def jvp(self, v):
         return v.reshape(v.shape[0], *self.out_shape)
 
-    def matrix(self, n):
+    def matrix(self, n, edge=0):
         return sp.identity(int(np.prod(self.in_shape)), format="csr")
 
     def describe(self):
         return "reshape"
 
 
-class _Selections(Linearization):
+class Selections(Linearization):
     """Max-pooling: a weighted average of arg-max selections (one selection for a single point)."""
 
     def __init__(self, layer, points, winners, weights, text):
@@ -131,7 +155,7 @@ class _Selections(Linearization):
             total = part if total is None else total + part
         return total
 
-    def matrix(self, n):
+    def matrix(self, n, edge=0):
         total = None
         for point, w in zip(self.points, self.weights):
             part = self.layer.selection_matrix(point[n], "first") * w
@@ -143,35 +167,30 @@ class _Selections(Linearization):
 
 
 def local(layer, x, state=None) -> Linearization:
-    """The Jacobian of ``layer`` at its input ``x`` (``state``: the max-pooling winners, if known)."""
-    if isinstance(layer, Affine):
-        return _Affine(layer, x.shape[1:])
-    if isinstance(layer, Flatten):
-        return _Reshape(x.shape[1:], layer.output_shape(x.shape[1:]))
-    if isinstance(layer, ElementWise):
-        return _Diagonal(layer.derivative(x), "f'(x)")
-    if isinstance(layer, MaxPool2d):
-        return _Selections(layer, [x], [layer.pool(x)[1] if state is None else state], [1.0], "arg-max at x")
-    raise TypeError(f"no linearisation for {layer.describe()}")
+    """The Jacobian of a single-input ``layer`` at its input ``x`` (``state``: what its forward pass kept)."""
+    return layer.local_linearization([x], state)
 
 
 def rescale(layer, x, x_ref, y, y_ref, state=None, convention: str = "deeplift") -> Linearization:
-    """DeepLIFT Rescale (spec §4 (b2)): ``Δy/Δx`` element-wise (gradient at the reference where ``|Δx| < 1e-7``);
-    affine layers ``W``; max-pooling in gradient mode (the arg-max at ``x``, spec §4 (b4)).
-
-    ``convention="captum"``: the gradient at ``x`` where ``|Δx| < 1e-10``, max-pooling :class:`CrossMax`.
-    """
+    """DeepLIFT Rescale (spec §4 (b2)) of a single-input ``layer``: see the layer's ``rescale_linearization``."""
     if convention not in ("deeplift", "captum"):
         raise ValueError(f"the DeepLIFT convention must be 'deeplift' or 'captum', got {convention!r}")
+    return layer.rescale_linearization([x], [x_ref], y, y_ref, state, convention)
+
+
+def rescale_multiplier(derivative, x, x_ref, y, y_ref, convention) -> Diagonal:
+    """DeepLIFT Rescale for an element-wise map (spec §4 (b2)): ``diag(Δy/Δx)``, and where ``|Δx| < 1e-7`` the
+    derivative at the reference; ``convention="captum"``: the derivative at ``x`` where ``|Δx| < 1e-10``."""
     captum = convention == "captum"
-    if isinstance(layer, MaxPool2d) and captum:
-        return CrossMax(layer, x, x_ref, y, y_ref)
-    if not isinstance(layer, ElementWise):
-        return local(layer, x, state)
     dx, dy = x - x_ref, y - y_ref
     near = np.abs(dx) < (CAPTUM_NEAR_ZERO if captum else NEAR_ZERO)
-    multiplier = np.where(near, layer.derivative(x if captum else x_ref), dy / np.where(near, 1, dx))
-    return _Diagonal(multiplier.astype(x.dtype, copy=False), "Δy/Δx")
+    multiplier = np.where(near, derivative(x if captum else x_ref), dy / np.where(near, 1, dx))
+    return Diagonal(multiplier.astype(x.dtype, copy=False), "Δy/Δx")
+
+
+def path_average(layer, x, x_ref, ts, weights) -> Linearization:
+    """LID-IG (spec §6.3): ``sum_k w_k D(x̂ + t_k Δx)`` on the layer's own straight path; affine layers ``W``."""
+    return layer.path_linearization([x], [x_ref], ts, weights)
 
 
 def captum_hooks(layer) -> bool:
@@ -181,7 +200,7 @@ def captum_hooks(layer) -> bool:
     straight from another hooked layer (ReLU → MaxPool2d), the lower layer's hook receives the upper
     layer's *plain* gradient as its output gradient, so the upper layer's DeepLIFT rule is lost.
     """
-    return isinstance(layer, (ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d))
+    return type(layer).__name__ in ("ReLU", "LeakyReLU", "Sigmoid", "Tanh", "MaxPool2d")
 
 
 class CrossMax(Linearization):
@@ -211,7 +230,7 @@ class CrossMax(Linearization):
         return (self.up * self.layer.gather(scaled, self.winners) + self.down * self.layer.gather(scaled, self.reference_winners)
                 + self.layer.gather(np.where(self.near, v, 0), self.winners))
 
-    def matrix(self, n):
+    def matrix(self, n, edge=0):
         at_x = self.layer.selection_matrix(self.x[n], "first")
         at_ref = self.layer.selection_matrix(self.x_ref[n], "first")
         D = (sp.diags(self.up[n].ravel()) @ at_x + sp.diags(self.down[n].ravel()) @ at_ref) @ sp.diags(self.inverse[n].ravel())
@@ -219,20 +238,6 @@ class CrossMax(Linearization):
 
     def describe(self):
         return "cross-max (captum)"
-
-
-def path_average(layer, x, x_ref, ts, weights) -> Linearization:
-    """LID-IG (spec §6.3): ``sum_k w_k D(x̂ + t_k Δx)`` on the layer's own straight path; affine layers ``W``."""
-    if isinstance(layer, (Affine, Flatten)):
-        return local(layer, x)
-    text = f"path average of D ({len(ts)} points)"
-    dx = x - x_ref
-    if isinstance(layer, ElementWise):
-        return _Diagonal(layer.path_derivative(x_ref, dx, ts, weights), text)
-    if isinstance(layer, MaxPool2d):
-        points = [x_ref + x.dtype.type(t) * dx for t in ts]
-        return _Selections(layer, points, [layer.pool(point)[1] for point in points], list(weights), text)
-    raise TypeError(f"no linearisation for {layer.describe()}")
 
 
 class RevealCancel(Linearization):
@@ -274,7 +279,7 @@ class RevealCancel(Linearization):
         """Row sums of the pair's messages per unit multiplier: ``m⁺ Δz⁺ + m⁻ Δz⁻`` (``v`` is ``Δa``)."""
         return self.m_up * self.dz_up + self.m_down * self.dz_down
 
-    def matrix(self, n):
+    def matrix(self, n, edge=0):
         W_pos, W_neg = self.affine.matrix(self.in_shape, POSITIVE), self.affine.matrix(self.in_shape, NEGATIVE)
         W = self.affine.matrix(self.in_shape)
         sign = self.sign[n].ravel()

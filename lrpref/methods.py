@@ -39,11 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cam, tops
-from .chain import FUSED, ChainStep, Increments, PassStep, propagate_chain
+from .chain import FUSED, ChainStep, Increments, propagate_graph
 from .explanation import Explanation, LayerRelevance
-from .layers import Affine, Dense, ElementWise
-from .linearize import RevealCancel, captum_hooks, local, path_average, rescale
-from .network import Sequential
+from .layers import Dense
+from .linearize import RevealCancel, captum_hooks
 from .paths import quadrature, rule_name
 from .propagate import Absorbed
 from .reference import resolve_reference
@@ -124,34 +123,52 @@ def _classes(output, target, method):
 
 
 def _records(net, steps, rules, with_messages=True):
-    return [LayerRelevance(k, net[k], rules[k], step, net.where(k), step.messages if with_messages else None)
-            for k, step in enumerate(steps)]
+    return [LayerRelevance(k, net[k], rules[k], step, net.where(k), step.messages if with_messages else None,
+                           name=net.label(k)) for k, step in enumerate(steps)]
 
 
 # --------------------------------------------------------------------------- multiplier methods
 
 
+def _revealcancel_partner(net, k, option):
+    """The element-wise node fused with affine node ``k`` under RevealCancel (its only consumer, reading nothing else),
+    or None."""
+    layer, consumers = net[k], net.consumers[k + 1]
+    if "linear" not in layer.capabilities or layer.n_inputs != 1 or layer.role == "fixed" or len(consumers) != 1:
+        return None
+    j, _ = consumers[0]
+    if not net[j].elementwise or option == "dense" and not isinstance(layer, Dense):
+        return None
+    return j
+
+
 def _linearizations(net, spec, activations, states, reference_acts, ts, weights, option, convention):
-    layers, lins = list(net), []
-    k = 0
-    while k < len(layers):
-        layer, a = layers[k], activations[k]
-        if spec.linearize == "local":
-            lins.append(local(layer, a, states[k]))
-        elif spec.linearize == "path":
-            lins.append(path_average(layer, a, reference_acts[k], ts, weights))
-        elif (spec.linearize == "revealcancel" and isinstance(layer, Affine) and k + 1 < len(layers)
-              and isinstance(layers[k + 1], ElementWise) and (option == "all" or isinstance(layer, Dense))):
-            lins += [RevealCancel(layer, layers[k + 1], a, reference_acts[k], reference_acts[k + 1]), FUSED]
-            k += 2
+    """``D`` of every node for the method ``spec`` (:data:`FUSED` for the upper node of a RevealCancel pair)."""
+    lins = [None] * len(net)
+    for k, layer in enumerate(net):
+        if lins[k] is FUSED:
             continue
-        elif convention == "captum-quirks" and k > 0 and captum_hooks(layers[k - 1]) and captum_hooks(layer):
-            lins.append(local(layer, a, states[k]))  # captum's hook of the layer below sees this layer's plain gradient
+        inputs = net.inputs_of(k, activations)
+        refs = None if reference_acts is None else net.inputs_of(k, reference_acts)
+        partner = _revealcancel_partner(net, k, option) if spec.linearize == "revealcancel" else None
+        if spec.linearize == "local":
+            lins[k] = layer.local_linearization(inputs, states[k])
+        elif spec.linearize == "path":
+            lins[k] = layer.path_linearization(inputs, refs, ts, weights)
+        elif partner is not None:
+            lins[k] = RevealCancel(layer, net[partner], inputs[0], refs[0], reference_acts[k + 1])
+            lins[partner] = FUSED
+        elif convention == "captum-quirks" and _fed_by_hooked(net, k) and captum_hooks(layer):
+            lins[k] = layer.local_linearization(inputs, states[k])  # captum's hook below sees this node's plain gradient
         else:
-            lins.append(rescale(layer, a, reference_acts[k], activations[k + 1], reference_acts[k + 1], states[k],
-                                "captum" if convention == "captum-quirks" else convention))
-        k += 1
+            lins[k] = layer.rescale_linearization(inputs, refs, activations[k + 1], reference_acts[k + 1], states[k],
+                                                  "captum" if convention == "captum-quirks" else convention)
     return lins
+
+
+def _fed_by_hooked(net, k) -> bool:
+    """Node ``k`` reads the output of a node captum's DeepLift hooks."""
+    return any(t > 0 and captum_hooks(net[t - 1]) for t in net.nodes[k].inputs)
 
 
 def _multiplier_method(net, x, target, name, reference, steps, riemann, options):
@@ -173,7 +190,7 @@ def _multiplier_method(net, x, target, name, reference, steps, riemann, options)
         factors = activations
     else:
         factors = "multiplier"
-    chain_steps = propagate_chain(lins, g_top, factors)
+    chain_steps = propagate_graph(net, lins, g_top, factors)
     if not spec.conserves:
         for step in chain_steps:
             step.absorbed = Absorbed()
@@ -182,8 +199,14 @@ def _multiplier_method(net, x, target, name, reference, steps, riemann, options)
     if needs_reference:
         extras.update(reference=ref, reference_output=reference_acts[-1])
     top = chain_steps[-1].relevance_out
-    return Explanation(chain_steps[0].relevance_in, Z, classes, top, _records(net, chain_steps, rules), name, "fast",
-                       _describe(name, steps, riemann, spec), **extras)
+    records = _records(net, chain_steps, rules)
+    return Explanation(_input_relevance(net, records), Z, classes, top, records, name, "fast",
+                       _describe(name, steps, riemann, spec), network=net, **extras)
+
+
+def _input_relevance(net, records):
+    """The relevance of the network input: the sum of what its consumers sent."""
+    return sum(records[k].relevance_edges[e] for k, e in net.consumers[0])
 
 
 def _describe(name, steps, riemann, spec):
@@ -196,48 +219,56 @@ def _describe(name, steps, riemann, spec):
 
 
 class _AveragedStep:
-    """One layer of an averaged method: relevance, remainder (accumulated over the points), messages recomputed on demand."""
+    """One node of an averaged method: relevance, remainder (accumulated over the points), messages recomputed on demand."""
 
-    def __init__(self, relevance_in, relevance_out, multiplier, remainder, message_terms):
-        self.relevance_in, self.relevance_out, self.multiplier = relevance_in, relevance_out, multiplier
+    def __init__(self, relevance_edges, relevance_out, multiplier, remainder, message_terms):
+        self.relevance_edges, self.relevance_out, self.multiplier = relevance_edges, relevance_out, multiplier
         self.absorbed = Absorbed() if remainder is None else Absorbed(remainder=remainder)
         self._message_terms = message_terms
+
+    @property
+    def relevance_in(self):
+        return self.relevance_edges[0] if len(self.relevance_edges) == 1 else tuple(self.relevance_edges)
 
     def messages(self, n, where="layer", max_bytes=None):
         return self._message_terms(n).messages(0, where, max_bytes)
 
 
 def _averaged(net, points, weights, factors, classes, conserves):
-    """``R(Y^l) = (sum_k w_k g^{l+1}_k) ⊙ factor^l`` with ``g_k`` the gradients at ``points[k]`` (see :mod:`lrpref.chain`)."""
+    """``R_e = (sum_k w_k g_e,k) ⊙ factor`` of every input edge, with ``g_k`` the gradients at ``points[k]`` (see
+    :mod:`lrpref.chain`)."""
 
     def chains(rows):
-        """Per point: weight, linearisations and chain steps (factor 1: ``relevance_in`` is the multiplier)."""
+        """Per point: weight, linearisations and steps (factor 1: an edge's ``relevance_edges`` is its multiplier)."""
         for point, w in zip(points, weights):
             acts, states = net.record(point[rows], states=True)
-            lins = [local(layer, a, state) for layer, a, state in zip(net, acts, states)]
-            yield w, lins, propagate_chain(lins, tops.one_hot(classes[rows], acts[-1]), [1] * len(acts))
+            lins = [layer.local_linearization(net.inputs_of(k, acts), states[k]) for k, layer in enumerate(net)]
+            yield w, lins, propagate_graph(net, lins, tops.one_hot(classes[rows], acts[-1]), [1] * len(acts))
 
     weights = np.asarray(weights, dtype=points[0].dtype)  # float64 weights would promote a float32 network's gradients
-    n_layers = len(net)
-    g_in, g_out, rows_sum = [0.0] * n_layers, [0.0] * n_layers, [0.0] * n_layers
+    n_nodes = len(net)
+    g_in = [[0.0] * len(node.inputs) for node in net.nodes]
+    g_out, rows_sum = [0.0] * n_nodes, [0.0] * n_nodes
     for w, lins, steps in chains(slice(None)):
         for k, (D, step) in enumerate(zip(lins, steps)):
-            g_in[k] = g_in[k] + w * step.relevance_in
+            g_in[k] = [total + w * g for total, g in zip(g_in[k], step.relevance_edges)]
             g_out[k] = g_out[k] + w * step.multiplier
             if conserves:
-                rows_sum[k] = rows_sum[k] + w * step.multiplier * D.jvp(factors[k])
+                rows_sum[k] = rows_sum[k] + w * step.multiplier * D.jvp_edges(net.inputs_of(k, factors))
 
     def message_terms(k):
         def build(n):
             one = slice(n, n + 1)
-            return ChainStep(None, None, [(w, lins[k], steps[k].multiplier) for w, lins, steps in chains(one)], factors[k][one])
+            return ChainStep(None, None, [(w, lins[k], steps[k].multiplier) for w, lins, steps in chains(one)],
+                             [factor[one] for factor in net.inputs_of(k, factors)])
         return build
 
     result = []
-    for k in range(n_layers):
+    for k, node in enumerate(net.nodes):
         R_out = g_out[k] * factors[k + 1]
         remainder = R_out - rows_sum[k] if conserves else None
-        result.append(_AveragedStep(g_in[k] * factors[k], R_out, g_out[k], remainder, message_terms(k)))
+        R_edges = [g * factors[t] for g, t in zip(g_in[k], node.inputs)]
+        result.append(_AveragedStep(R_edges, R_out, g_out[k], remainder, message_terms(k)))
     return result
 
 
@@ -254,12 +285,13 @@ def _ig(net, x, target, reference, steps, riemann):
     factors = [a - a_ref for a, a_ref in zip(activations, reference_acts)]
     layer_steps = _averaged(net, points, weights, factors, classes, conserves=True)
     rules = [_Named(f"IG: Jacobians on the input path ({steps} points, {rule_name(riemann)})") for _ in net]
-    relevance = layer_steps[0].relevance_in
+    records = _records(net, layer_steps, rules)
+    relevance = _input_relevance(net, records)
     expected = factors[-1][np.arange(len(x)), classes]
     completeness = relevance.reshape(len(x), -1).sum(1) - expected
-    return Explanation(relevance, output, classes, layer_steps[-1].relevance_out, _records(net, layer_steps, rules), "ig",
-                       "fast", f"ig, {steps} steps, {rule_name(riemann)} rule", reference=ref, reference_output=reference_acts[-1],
-                       completeness_error=completeness)
+    return Explanation(relevance, output, classes, layer_steps[-1].relevance_out, records, "ig",
+                       "fast", f"ig, {steps} steps, {rule_name(riemann)} rule", network=net, reference=ref,
+                       reference_output=reference_acts[-1], completeness_error=completeness)
 
 
 def _smoothgrad(net, x, target, steps, noise, random_state):
@@ -277,8 +309,9 @@ def _smoothgrad(net, x, target, steps, noise, random_state):
     layer_steps = _averaged(net, points, np.full(steps, 1.0 / steps), [np.ones_like(a) for a in activations], classes,
                             conserves=False)
     rules = [_Named(f"SmoothGrad: mean gradient over {steps} noisy copies (σ = {noise:g} of the range)") for _ in net]
-    return Explanation(layer_steps[0].relevance_in, output, classes, layer_steps[-1].relevance_out,
-                       _records(net, layer_steps, rules), "smoothgrad", "fast", f"smoothgrad, {steps} samples, noise {noise:g}")
+    records = _records(net, layer_steps, rules)
+    return Explanation(_input_relevance(net, records), output, classes, layer_steps[-1].relevance_out, records,
+                       "smoothgrad", "fast", f"smoothgrad, {steps} samples, noise {noise:g}", network=net)
 
 
 # --------------------------------------------------------------------------- LRP with other tops, CLRP
@@ -314,7 +347,7 @@ def _clrp(net, x, target, rule, clrp, clrp_normalise, explain_lrp):
         *body, last = list(net)
         if not isinstance(last, Dense):
             raise ValueError("CLRP2 negates the last layer's weights: the network must end with a Dense layer")
-        negated = Sequential(body + [Dense(-last.W, None if last.bias is None else -last.bias)])
+        negated = net.replace_layers(body + [Dense(-last.W, None if last.bias is None else -last.bias)])
         dual = explain_lrp(np.abs(e * output), rule, negated)
     R, Rd = target_pass.relevance, dual.relevance
     if clrp_normalise:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels, config
-from .layers import Affine, BatchNorm, Dense, ElementWise, Flatten, Layer, MaxPool2d
+from .layers import LAYER_TYPES, Layer
 from .rules import LinearRule, Pass, Rule, Surrogate, WinnerTakesAll
 
 __all__ = ["Absorbed", "Step", "propagate", "messages", "scales", "absorption", "MatrixTooLarge", "check_rule"]
@@ -72,22 +72,27 @@ class Absorbed:
 
 
 class Step:
-    """Result of one layer: the lower relevance, and what the rule did on the way.
+    """Result of one node: the lower relevance (one array per input edge), and what the rule did on the way.
 
-    ``relevance_in``; for linear rules each group's denominators ``D``, scales ``s = c R / S``,
-    bias ``B`` (broadcast per output) and the layer output ``z`` — and, derived from these on
-    first access, the stabilised denominators ``S`` and the absorbed relevance (spec §1.1).
+    ``relevance_edges`` (one array per input edge; ``relevance_in`` is the array itself for a
+    single input, else the tuple); for linear rules each group's denominators ``D``, scales
+    ``s = c R / S``, bias ``B`` (broadcast per output) and the layer output ``z`` — and, derived from
+    these on first access, the stabilised denominators ``S`` and the absorbed relevance (spec §1.1).
     Pass-through and max-pooling rules absorb nothing (``linear_rule`` is None).
     """
 
-    def __init__(self, relevance_in, relevance_out, linear_rule=None, denominators=(), scales=(), biases=(), z=None):
-        self.relevance_in = relevance_in
+    def __init__(self, relevance_edges, relevance_out, linear_rule=None, denominators=(), scales=(), biases=(), z=None):
+        self.relevance_edges = list(relevance_edges)
         self.relevance_out = relevance_out
         self.linear_rule = linear_rule
         self.denominators = tuple(denominators)
         self.scales = tuple(scales)
         self.biases = tuple(biases)
         self.z = z
+
+    @property
+    def relevance_in(self):
+        return self.relevance_edges[0] if len(self.relevance_edges) == 1 else tuple(self.relevance_edges)
 
     @cached_property
     def stabilised(self) -> tuple:
@@ -107,7 +112,8 @@ class Step:
             return None if arrays[0] is None else np.concatenate(arrays, axis=0)
 
         first = steps[0]
-        return cls(stack([step.relevance_in for step in steps]), stack([step.relevance_out for step in steps]),
+        return cls([stack(edge) for edge in zip(*(step.relevance_edges for step in steps))],
+                   stack([step.relevance_out for step in steps]),
                    first.linear_rule,
                    [stack(group) for group in zip(*(step.denominators for step in steps))],
                    [stack(group) for group in zip(*(step.scales for step in steps))],
@@ -122,18 +128,23 @@ def _per_sample_sum(x):
 # --------------------------------------------------------------------------- compatibility
 
 
+_CAPABILITY_TEXT = {"linear": "affine layers ({})", "pass": "layers that pass relevance through ({})", "winners": "{}"}
+
+
+def _layers_with(capability) -> str:
+    names = sorted(name for name, cls in LAYER_TYPES.items() if capability in cls.capabilities)
+    return _CAPABILITY_TEXT[capability].format(", ".join(names))
+
+
 def check_rule(layer: Layer, rule: Rule, where: str) -> None:
-    """Raise a clear error when ``rule`` cannot be applied to ``layer``."""
-    if isinstance(rule, LinearRule):
-        ok, expected = isinstance(layer, Affine), "affine layers (Dense, Conv2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm)"
-    elif isinstance(rule, Pass):
-        ok, expected = isinstance(layer, (ElementWise, Flatten, BatchNorm)), "element-wise layers, Flatten and BatchNorm"
-    elif isinstance(rule, WinnerTakesAll):
-        ok, expected = isinstance(layer, MaxPool2d), "MaxPool2d"
-    elif isinstance(rule, Surrogate):
+    """Raise a clear error when ``rule`` cannot be applied to ``layer`` (the rule's ``requires`` against the layer's
+    ``capabilities``; a :class:`Surrogate` names its layer types)."""
+    if not isinstance(rule, Rule):
+        raise TypeError(f"{where}: {rule!r} is not an lrpref rule")
+    if isinstance(rule, Surrogate):
         ok, expected = isinstance(layer, rule.layer_types), ", ".join(kind.__name__ for kind in rule.layer_types)
     else:
-        raise TypeError(f"{where}: {rule!r} is not an lrpref rule")
+        ok, expected = rule.requires in layer.capabilities, _layers_with(rule.requires)
     if not ok:
         raise TypeError(f"{where}: the rule {rule.describe()} applies to {expected}, not to {layer.describe()}")
 
@@ -177,7 +188,7 @@ def absorption(rule: LinearRule, R, denominators, stabilised, biases, z, scales)
     return Absorbed(bias=bias_part, stabiliser=stabiliser_part, dropped=R - passed)
 
 
-def _group_bias(layer: Affine, group):
+def _group_bias(layer, group):
     if group.bias is None or layer.bias is None:
         return None
     return group.bias(layer.bias)
@@ -192,63 +203,68 @@ def _needs_output(rule: LinearRule) -> bool:
     return any(group.is_plain or group.where for group in rule.groups)
 
 
-# --------------------------------------------------------------------------- fast path
-
-
 def _accumulate(total, term):
     return term if total is None else total + term
 
 
-def _linear_fast(layer: Affine, rule: LinearRule, a, z, R) -> Step:
-    in_shape = a.shape[1:]
+def input_terms(rule: LinearRule, inputs):
+    """Per group, its terms with their input parts ``(edge, term, x_t)`` over every input edge (parts that are
+    identically 0 left out)."""
+    return [[(e, term, x) for e, a in enumerate(inputs) for term in group.terms if (x := term.input(a)) is not None]
+            for group in rule.groups]
+
+
+def contributions(layer, in_shapes, parts, group_scales):
+    """Steps 3 and 4 of spec §3.0, term by term: ``(group index, edge, term, x_t, c_t = rho_t(W_e)^T s_g)``;
+    ``R_e = sum over the edge's terms of x_t ⊙ c_t``. Groups whose scales are all 0 contribute nothing and are skipped."""
+    for g, (s, terms) in enumerate(zip(group_scales, parts)):
+        if not s.any():
+            continue
+        for e, term, x in terms:
+            yield g, e, term, x, layer.edge_transpose(e, s, in_shapes, _rho(term.weight))
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def _linear_fast(layer, rule: LinearRule, inputs, z, R) -> Step:
+    """The four steps of spec §3.0 on the layer's affine map ``y = sum_e W_e x_e + b`` through its operators."""
+    in_shapes = [a.shape[1:] for a in inputs]
     if z is None and _needs_output(rule):
-        z = layer.forward(a)
-    denominators, biases, parts = [], [], input_terms(rule, a)
+        z = layer.forward(*inputs)
+    denominators, biases, parts = [], [], input_terms(rule, inputs)
     for group, terms in zip(rule.groups, parts):
         bias = _group_bias(layer, group)
         if group.is_plain:
             D = z
         else:
             D = np.zeros_like(R)
-            for term, x in terms:
-                D = D + layer.apply(x, _rho(term.weight))
+            for e, term, x in terms:
+                D = D + layer.edge_apply(e, x, in_shapes, _rho(term.weight))
             D = layer.add_bias(D, bias)
         denominators.append(D)
         biases.append(None if bias is None else layer.add_bias(np.zeros((1,) + R.shape[1:], R.dtype), bias))
     group_scales = scales(rule, R, denominators, z)
-    R_in = None
-    for _, _, x, c in contributions(layer, in_shape, parts, group_scales):
-        R_in = _accumulate(R_in, x * c)
-    return Step(np.zeros_like(a) if R_in is None else R_in, R, rule, denominators, group_scales, biases, z)
+    R_edges = [None] * len(inputs)
+    for _, e, _, x, c in contributions(layer, in_shapes, parts, group_scales):
+        R_edges[e] = _accumulate(R_edges[e], x * c)
+    R_edges = [np.zeros_like(a) if r is None else r for a, r in zip(inputs, R_edges)]
+    return Step(R_edges, R, rule, denominators, group_scales, biases, z)
 
 
-def input_terms(rule: LinearRule, a):
-    """Per group, its terms with their input parts ``(term, x_t)`` (terms whose part is identically 0 left out)."""
-    return [[(term, x) for term in group.terms if (x := term.input(a)) is not None] for group in rule.groups]
-
-
-def contributions(layer: Affine, in_shape, parts, group_scales):
-    """Steps 3 and 4 of spec §3.0, term by term: ``(group index, term, x_t, c_t = rho_t(W)^T s_g)``;
-    ``R_in = sum x_t ⊙ c_t``. Groups whose scales are all 0 contribute nothing and are skipped."""
-    for g, (s, terms) in enumerate(zip(group_scales, parts)):
-        if not s.any():
-            continue
-        for term, x in terms:
-            yield g, term, x, layer.apply_transpose(s, in_shape, _rho(term.weight))
-
-
-def _fast(layer, rule, a, z, R, state=None) -> Step:
+def _fast(layer, rule, inputs, z, R, state=None) -> Step:
     if isinstance(rule, LinearRule):
-        return _linear_fast(layer, rule, a, z, R)
+        return _linear_fast(layer, rule, inputs, z, R)
     if isinstance(rule, Pass):
-        return Step(R.reshape(a.shape), R)
+        return Step(layer.pass_relevance(inputs, R), R)
+    a = inputs[0]
     if isinstance(rule, WinnerTakesAll):
         if not rule.epsilon:
-            return Step(layer.route(a, R, rule.ties, winners=state), R)
+            return Step([layer.route(a, R, rule.ties, winners=state)], R)
         z = layer.forward(a) if z is None else z
         s = scales(rule.selection_rule, R, [z], z)[0]
-        return Step(a * layer.route(a, s, rule.ties, winners=state), R, rule.selection_rule, [z], [s], [None], z)
-    return _linear_fast(rule.surrogate(layer), rule.rule, a, None, R)
+        return Step([a * layer.route(a, s, rule.ties, winners=state)], R, rule.selection_rule, [z], [s], [None], z)
+    return _linear_fast(rule.surrogate(layer), rule.rule, inputs, None, R)
 
 
 # --------------------------------------------------------------------------- explicit path
@@ -261,113 +277,116 @@ def _scale(matrix, rows, cols):
     return rows[:, None] * matrix * cols[None, :]
 
 
-def _linear_explicit(layer: Affine, rule: LinearRule, a, z, R):
-    """Message matrix of sample ``a`` (a batch of one): ``M = sum_g sum_t diag(s_g) rho_t(W) diag(x_t)``."""
-    in_shape, out_shape = a.shape[1:], R.shape[1:]
+def _linear_explicit(layer, rule: LinearRule, inputs, z, R):
+    """Message matrices of sample ``inputs`` (batches of one), one per edge: ``M_e = sum_g sum_t diag(s_g) rho_t(W_e) diag(x_t)``."""
+    in_shapes, out_shape = [a.shape[1:] for a in inputs], R.shape[1:]
     if z is None and _needs_output(rule):
-        z = layer.forward(a)
+        z = layer.forward(*inputs)
     denominators, biases, parts = [], [], []
     for group in rule.groups:
         terms = []
         D = np.zeros(R.size, dtype=R.dtype)
-        for term in group.terms:
-            x = term.input(a)
-            if x is None:
-                continue
-            W = layer.matrix(in_shape, _rho(term.weight)).astype(a.dtype, copy=False)
-            x = x.reshape(-1)
-            D = D + W @ x
-            terms.append((W, x))
+        for e, a in enumerate(inputs):
+            for term in group.terms:
+                x = term.input(a)
+                if x is None:
+                    continue
+                W = layer.edge_matrix(e, in_shapes, _rho(term.weight)).astype(a.dtype, copy=False)
+                x = x.reshape(-1)
+                D = D + W @ x
+                terms.append((e, W, x))
         bias = _group_bias(layer, group)
         B = None if bias is None else layer.bias_vector(out_shape, bias).astype(R.dtype).reshape(R.shape)
         denominators.append((D if B is None else D + B.ravel()).reshape(R.shape))
         biases.append(B)
         parts.append(terms)
     group_scales = scales(rule, R, denominators, z)
-    M = None
+    M = [None] * len(inputs)
     for s, terms in zip(group_scales, parts):
-        for W, x in terms:
-            M = _accumulate(M, _scale(W, s.reshape(-1), x))
-    if M is None:
-        M = sp.csr_matrix((R.size, a.size), dtype=R.dtype)
-    return M, Step(_column_sums(M, a.shape), R, rule, denominators, group_scales, biases, z)
+        for e, W, x in terms:
+            M[e] = _accumulate(M[e], _scale(W, s.reshape(-1), x))
+    M = [sp.csr_matrix((R.size, a.size), dtype=R.dtype) if m is None else m for a, m in zip(inputs, M)]
+    return M, Step([_column_sums(m, a.shape) for m, a in zip(M, inputs)], R, rule, denominators, group_scales, biases, z)
 
 
 def _column_sums(M, shape):
     return np.asarray(M.sum(axis=0)).reshape(shape)
 
 
-def _explicit_sample(layer, rule, a, z, R):
-    """``(M, Step)`` for one sample given as batches of one."""
+def _explicit_sample(layer, rule, inputs, z, R):
+    """``(M per edge, Step)`` for one sample given as batches of one."""
     if isinstance(rule, LinearRule):
-        return _linear_explicit(layer, rule, a, z, R)
+        return _linear_explicit(layer, rule, inputs, z, R)
     if isinstance(rule, Surrogate):
-        return _linear_explicit(rule.surrogate(layer), rule.rule, a, None, R)
+        return _linear_explicit(rule.surrogate(layer), rule.rule, inputs, None, R)
+    in_shapes = [a.shape[1:] for a in inputs]
     if isinstance(rule, Pass):
-        M = sp.diags(R.reshape(-1), format="csr")
-    elif not rule.epsilon:
+        M = [(sp.diags(R.reshape(-1)) @ layer.pass_matrix(e, in_shapes).astype(R.dtype)).tocsr() for e in range(len(inputs))]
+        return M, Step([_column_sums(m, a.shape) for m, a in zip(M, inputs)], R)
+    a = inputs[0]
+    if not rule.epsilon:
         M = (sp.diags(R.reshape(-1)) @ layer.selection_matrix(a[0], rule.ties)).tocsr()
-    else:
-        z = layer.forward(a) if z is None else z
-        s = scales(rule.selection_rule, R, [z], z)[0]
-        M = (sp.diags(s.reshape(-1)) @ layer.selection_matrix(a[0], rule.ties) @ sp.diags(a.reshape(-1))).tocsr()
-        return M, Step(_column_sums(M, a.shape), R, rule.selection_rule, [z], [s], [None], z)
-    return M, Step(_column_sums(M, a.shape), R)
+        return [M], Step([_column_sums(M, a.shape)], R)
+    z = layer.forward(a) if z is None else z
+    s = scales(rule.selection_rule, R, [z], z)[0]
+    M = (sp.diags(s.reshape(-1)) @ layer.selection_matrix(a[0], rule.ties) @ sp.diags(a.reshape(-1))).tocsr()
+    return [M], Step([_column_sums(M, a.shape)], R, rule.selection_rule, [z], [s], [None], z)
 
 
-def _matrix_bytes(layer, rule, in_shape, out_size, itemsize) -> tuple[int, str]:
-    """Estimated bytes of the explicit message matrix of one sample and a description of it."""
-    size = f"{out_size}×{int(np.prod(in_shape))}"
-    if isinstance(rule, LinearRule):
-        nonzeros = layer.matrix_nonzeros(in_shape)
-        terms = max(len(group.terms) for group in rule.groups) + 1
-        if isinstance(layer, Dense):
+def _matrix_bytes(layer, rule, in_shapes, out_size, itemsize) -> tuple[int, str]:
+    """Estimated bytes of the explicit message matrices of one sample and a description of them."""
+    size = f"{out_size}×{sum(int(np.prod(shape)) for shape in in_shapes)}"
+    if isinstance(rule, (LinearRule, Surrogate)):
+        affine, linear = (layer, rule) if isinstance(rule, LinearRule) else (rule.surrogate(layer), rule.rule)
+        nonzeros = sum(affine.edge_nonzeros(e, in_shapes) for e in range(len(in_shapes)))
+        terms = max(len(group.terms) for group in linear.groups) + 1
+        if affine.dense_edges():
             return terms * nonzeros * itemsize, f"dense {size}"
         return terms * nonzeros * (itemsize + 8), f"sparse {size} with {nonzeros} non-zeros"
-    if isinstance(rule, Surrogate):
-        nonzeros = rule.surrogate(layer).matrix_nonzeros(in_shape)
-        return 2 * nonzeros * (itemsize + 8), f"sparse {size} with {nonzeros} non-zeros"
     return out_size * (itemsize + 8), f"sparse {size} with {out_size} non-zeros"
 
 
-def _check_budget(layer, rule, a, R, where, max_bytes):
+def _check_budget(layer, rule, inputs, R, where, max_bytes):
     budget = config.max_matrix_bytes if max_bytes is None else int(max_bytes)
-    needed, what = _matrix_bytes(layer, rule, a.shape[1:], R[0].size, R.itemsize)
+    needed, what = _matrix_bytes(layer, rule, [a.shape[1:] for a in inputs], R[0].size, R.itemsize)
     if needed > budget:
         raise MatrixTooLarge(f"{where}: the explicit message matrix ({what}) needs about {needed / 2**20:.1f} MiB, "
                              f"over the budget of {budget / 2**20:.1f} MiB; raise lrpref.config.max_matrix_bytes "
                              f"(or pass max_bytes=) or use a smaller input")
 
 
-def messages(layer, rule, a, z, R, where: str = "layer", max_bytes: int | None = None):
-    """The explicit message matrix ``M[j, i] = R(i <- j)`` of one sample (arrays given as batches of one).
+def messages(layer, rule, inputs, z, R, where: str = "layer", max_bytes: int | None = None):
+    """The explicit message matrices ``M_e[j, i] = R(i <- j)`` of one sample (arrays given as batches of one), one per
+    input edge ``e``.
 
-    Refuses with :class:`MatrixTooLarge` when the matrix would exceed ``max_bytes``
+    Refuses with :class:`MatrixTooLarge` when the matrices would exceed ``max_bytes``
     (default ``lrpref.config.max_matrix_bytes``).
     """
     check_rule(layer, rule, where)
-    _check_budget(layer, rule, a, R, where, max_bytes)
-    return _explicit_sample(layer, rule, a, z, R)[0]
+    _check_budget(layer, rule, inputs, R, where, max_bytes)
+    return _explicit_sample(layer, rule, inputs, z, R)[0]
 
 
-def propagate(layer: Layer, rule: Rule, a, z, R, path: str = "fast", where: str = "layer",
+def propagate(layer: Layer, rule: Rule, inputs, z, R, path: str = "fast", where: str = "layer",
               max_bytes: int | None = None, state=None) -> Step:
-    """One step down: relevance ``R`` of the layer output to its input ``a`` (batches), with the ledger.
+    """One step down: relevance ``R`` of the node output to its inputs (a list of batches, one per edge), with the ledger.
 
-    ``z`` is the layer's forward output for ``a`` (or None), ``state`` what its forward pass
-    kept (``Layer.forward_with_state``). ``path="explicit"`` builds every sample's message matrix
-    (within the memory budget) and takes its column sums.
+    ``z`` is the layer's forward output (or None), ``state`` what its forward pass kept
+    (``Layer.forward_with_state``). ``path="explicit"`` builds every sample's message matrices
+    (within the memory budget) and takes their column sums.
     """
     check_rule(layer, rule, where)
     if isinstance(rule, (LinearRule, Surrogate)):
-        (rule if isinstance(rule, LinearRule) else rule.rule).check_input(a, where)
+        for a in inputs:
+            (rule if isinstance(rule, LinearRule) else rule.rule).check_input(a, where)
     if path == "fast":
-        return _fast(layer, rule, a, z, R, state)
+        return _fast(layer, rule, inputs, z, R, state)
     if path != "explicit":
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")
     steps = []
-    for n in range(a.shape[0]):
+    for n in range(R.shape[0]):
         one = slice(n, n + 1)
-        _check_budget(layer, rule, a[one], R[one], where, max_bytes)
-        steps.append(_explicit_sample(layer, rule, a[one], None if z is None else z[one], R[one])[1])
+        sample = [a[one] for a in inputs]
+        _check_budget(layer, rule, sample, R[one], where, max_bytes)
+        steps.append(_explicit_sample(layer, rule, sample, None if z is None else z[one], R[one])[1])
     return Step.concatenate(steps)

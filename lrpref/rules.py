@@ -25,53 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from .layers import MaxPool2d
+from .modifiers import IDENTITY, NEGATED, NEGATIVE, ONES, POSITIVE, SQUARE, Modifier
 
 __all__ = [
     "Rule", "LinearRule", "Stabiliser", "Modifier", "InputPart", "Term", "Group",
-    "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat",
+    "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "SumSplit",
     "Pass", "WinnerTakesAll", "Surrogate", "Proportional",
 ]
 
 
-# --------------------------------------------------------------------------- modifiers
-
-
-_MODIFIERS = {
-    "identity": ("w", lambda w, g: w),
-    "positive": ("w⁺", lambda w, g: np.maximum(w, 0)),
-    "negative": ("w⁻", lambda w, g: np.minimum(w, 0)),
-    "gamma_up": ("w + {g:g}·w⁺", lambda w, g: w + g * np.maximum(w, 0)),
-    "gamma_down": ("w + {g:g}·w⁻", lambda w, g: w + g * np.minimum(w, 0)),
-    "square": ("w²", lambda w, g: w * w),
-    "ones": ("1", lambda w, g: np.ones_like(w)),
-}
-
-
-@dataclass(frozen=True)
-class Modifier:
-    """An element-wise parameter modifier ``rho`` (applied to weights and biases alike)."""
-
-    kind: str
-    gamma: float = 0.0
-
-    def __post_init__(self):
-        if self.kind not in _MODIFIERS:
-            raise ValueError(f"unknown modifier {self.kind!r}; one of {sorted(_MODIFIERS)}")
-
-    @property
-    def is_identity(self) -> bool:
-        return self.kind == "identity"
-
-    def __call__(self, w):
-        return _MODIFIERS[self.kind][1](w, w.dtype.type(self.gamma))
-
-    def __str__(self):
-        return _MODIFIERS[self.kind][0].format(g=self.gamma)
-
-
-IDENTITY, POSITIVE, NEGATIVE = Modifier("identity"), Modifier("positive"), Modifier("negative")
-SQUARE, ONES = Modifier("square"), Modifier("ones")
+# --------------------------------------------------------------------------- input parts
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,7 +166,9 @@ def _stabiliser(epsilon) -> Stabiliser:
 
 
 class Rule:
-    """Base class of all rules."""
+    """Base class of all rules. ``requires`` names the layer capability the rule needs (:class:`lrpref.layers.Layer`)."""
+
+    requires = None
 
     def __repr__(self):
         return self.describe()
@@ -214,6 +179,8 @@ class Rule:
 
 class LinearRule(Rule):
     """A rule for affine layers: ``groups`` (spec §3.0) and a :class:`Stabiliser`."""
+
+    requires = "linear"
 
     groups: tuple = ()
     stabiliser: Stabiliser = Stabiliser()
@@ -471,8 +438,37 @@ class Flat(LinearRule):
         self.stabiliser = _stabiliser(epsilon)
 
 
+class SumSplit(LinearRule):
+    """How a sum ``y = sum_e x_e`` (:class:`~lrpref.Add`) splits its relevance among the summands.
+
+    * ``"proportional"`` (default; zennit's ``Sum`` with ``Norm``): ``R_e = x_e / (sum_k x_k + ε sgn0(·)) · R``,
+      LRP-ε on the sum;
+    * ``"equal"``: ``R_e = R / n`` for ``n`` summands (the flat rule on the sum);
+    * ``"absolute"``: ``R_e = |x_e| / (sum_k |x_k| + ε) · R``, so no summand gets relevance of the opposite sign.
+
+    On any other affine layer the same groups apply to its weights (``w·x``, ``1``, ``w·|x|``).
+    """
+
+    MODES = ("proportional", "equal", "absolute")
+
+    def __init__(self, mode: str = "proportional", epsilon: float = 1e-6):
+        if mode not in self.MODES:
+            raise ValueError(f"SumSplit: mode must be one of {self.MODES}, got {mode!r}")
+        self.mode, self.epsilon = mode, float(epsilon)
+        terms = {"proportional": (Term(A, IDENTITY),), "equal": (Term(A_ONES, ONES),),
+                 "absolute": (Term(A_POS, IDENTITY), Term(A_NEG, NEGATED))}[mode]
+        self.groups = (Group(1.0, terms, IDENTITY if mode == "proportional" else None),)
+        self.stabiliser = Stabiliser(self.epsilon)
+
+    def describe(self):
+        return f"SumSplit({self.mode!r}{'' if self.epsilon == 1e-6 else f', epsilon={self.epsilon:g}'})"
+
+
 class Pass(Rule):
-    """Pass-through for element-wise layers and Flatten (spec §3.8): ``R(Y^{l-1}) = R(Y^l)``, ``M = diag(R)``."""
+    """Pass-through (spec §3.8): relevance routed unchanged, ``R(Y^{l-1}) = R(Y^l)``, ``M = diag(R)`` for element-wise
+    layers and Flatten; ``Concat`` gives each input its slice, ``M_e = diag(R) S_e``."""
+
+    requires = "pass"
 
 
 class WinnerTakesAll(Rule):
@@ -485,6 +481,8 @@ class WinnerTakesAll(Rule):
     max-pooling, peers §1.2): the winner gets ``R_j y_j / (y_j + ε sgn0(y_j))`` and the
     stabiliser absorbs the rest (all of ``R_j`` where the window maximum is 0).
     """
+
+    requires = "winners"
 
     def __init__(self, ties: str = "first", epsilon: float = 0.0):
         if ties not in ("first", "split"):
@@ -525,4 +523,6 @@ class Proportional(Surrogate):
     """
 
     def __init__(self, rule: LinearRule | None = None):
+        from .layers import MaxPool2d  # here: the layers module imports the rules (their defaults)
+
         super().__init__(LRP0() if rule is None else rule, lambda pool: pool.window_sum, (MaxPool2d,), "Proportional")

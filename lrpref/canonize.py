@@ -1,4 +1,4 @@
-"""Canonizers: rewrite a network into an equivalent one that LRP rules treat better.
+"""Canonizers: rewrite a network (a chain or a graph) into an equivalent one that LRP rules treat better.
 
 :func:`fold_batchnorm` merges every :class:`~lrpref.BatchNorm` (per-channel affine map
 ``y = k x + t`` with ``k = gamma / sqrt(var + eps)``, ``t = beta - mean k``) into the adjacent
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import BatchNorm, Conv2d, Dense
-from .network import Sequential
+from .network import Graph, Sequential
 
 __all__ = ["fold_batchnorm"]
 
@@ -54,27 +54,56 @@ def _fold_before(bn: BatchNorm, layer):
     return _with(layer, layer.W * k[:, :, None, None], b + np.einsum("ocuv,oc->o", layer.W, t))
 
 
-def fold_batchnorm(net: Sequential) -> Sequential:
-    """An equivalent network without BatchNorm layers (see the module docstring); raises where folding is not exact."""
-    layers = list(net)
-    folded = []
-    k = 0
-    while k < len(layers):
-        layer = layers[k]
+def _fold_target(net, k):
+    """How BatchNorm node ``k`` folds: ``("after", p)`` into the Dense/Conv2d node ``p`` that feeds only it,
+    ``("before", c)`` into the Dense / unpadded Conv2d node ``c`` that only it feeds, or None."""
+    bn = net[k]
+    (t,) = net.nodes[k].inputs
+    if t > 0 and isinstance(net[t - 1], (Dense, Conv2d)) and len(net.consumers[t]) == 1 \
+            and _channels_out(net[t - 1]) == bn.channels:
+        return "after", t - 1
+    consumers = net.consumers[k + 1]
+    if len(consumers) == 1:
+        c, _ = consumers[0]
+        after = net[c]
+        if (isinstance(after, Dense) or isinstance(after, Conv2d) and after.padding == (0, 0)) \
+                and net.nodes[c].inputs == (k + 1,) and _channels_in(after) == bn.channels:
+            return "before", c
+    return None
+
+
+def fold_batchnorm(net, keep_unfoldable: bool = False):
+    """An equivalent network without BatchNorm layers (see the module docstring), of the same kind (a Sequential
+    stays a Sequential).
+
+    In a graph a BatchNorm folds into the Dense/Conv2d that feeds only it, or into the Dense / unpadded
+    Conv2d that only it feeds. One that cannot be folded exactly raises ``ValueError`` — or, with
+    ``keep_unfoldable=True``, stays in the network as a layer (an affine map the rules treat as such).
+    """
+    replaced, removed, reads_from = {}, set(), {}
+    for k, layer in enumerate(net):
         if not isinstance(layer, BatchNorm):
-            folded.append(layer)
-            k += 1
             continue
-        before = folded[-1] if folded else None
-        after = layers[k + 1] if k + 1 < len(layers) else None
-        if isinstance(before, (Dense, Conv2d)) and _channels_out(before) == layer.channels:
-            folded[-1] = _fold_after(before, layer)
-            k += 1
-        elif (isinstance(after, Dense) or isinstance(after, Conv2d) and after.padding == (0, 0)) \
-                and _channels_in(after) == layer.channels:
-            folded.append(_fold_before(layer, after))
-            k += 2
-        else:
-            raise ValueError(f"{net.where(k)} cannot be folded exactly: it must directly follow a Dense/Conv2d, or "
-                             f"directly precede a Dense or an unpadded Conv2d, with {layer.channels} channels")
-    return Sequential(folded)
+        target = _fold_target(net, k)
+        if target is None:
+            if keep_unfoldable:
+                continue
+            raise ValueError(f"{net.where(k)} cannot be folded exactly: it must directly follow a Dense/Conv2d (that "
+                             f"feeds nothing else), or directly precede a Dense or an unpadded Conv2d (that reads nothing "
+                             f"else), with {layer.channels} channels; or pass keep_unfoldable=True to keep it as a layer")
+        side, j = target
+        base = replaced.get(j, net[j])
+        replaced[j] = _fold_after(base, layer) if side == "after" else _fold_before(layer, base)
+        removed.add(k)
+        (t,) = net.nodes[k].inputs
+        reads_from[k + 1] = t  # whoever read the BatchNorm's output reads its input (before) or the folded layer (after)
+    def source(t):
+        while t in reads_from:
+            t = reads_from[t]
+        return t
+
+    kept = [k for k in range(len(net)) if k not in removed]
+    if isinstance(net, Sequential):
+        return Sequential([replaced.get(k, net[k]) for k in kept])
+    return Graph.from_nodes([(net.nodes[k].name, replaced.get(k, net[k]),
+                              [net.tensor_name(source(t)) for t in net.nodes[k].inputs]) for k in kept])

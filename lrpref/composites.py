@@ -1,24 +1,28 @@
 """Composites: which rule each layer of a network uses (spec ``neural.md`` §3.11).
 
-A :class:`Composite` resolves a rule for layer ``k`` in this order:
+A :class:`Composite` resolves a rule for node ``k`` in this order:
 
-1. ``layers[k]`` (explicit index; negative indices count from the end);
-2. for *weight layers* (Dense, Conv2d): ``first`` for the first layer whose type is in
-   ``first_types``, ``last`` for the last weight layer, ``middle`` for the others;
+1. ``layers[key]`` — the node by position (negative positions count from the end) or by name;
+2. for *weight layers* (Dense, Conv2d, the layers whose ``role`` is ``"weight"``): ``first``
+   for the first of them (in topological order) whose type is in ``first_types``, ``last``
+   for the last weight layer, ``middle`` for the others;
 3. ``types``: the first entry whose layer type matches (``isinstance``);
-4. ``default`` for weight layers and the other affine layers (average pooling, BatchNorm);
-5. built-ins: :class:`~lrpref.rules.Pass` for element-wise layers and Flatten,
-   :class:`~lrpref.rules.WinnerTakesAll` (first index) for MaxPool2d, LRP-0 for an
-   affine layer when no ``default`` is given.
+4. ``default`` for weight layers and the other affine layers (average pooling, BatchNorm, Add);
+5. the layer's own :meth:`~lrpref.layers.Layer.default_rule`: pass-through for element-wise
+   layers, Flatten and Concat, winner-takes-all (first index) for MaxPool2d, the proportional
+   :class:`~lrpref.SumSplit` for Add, LRP-0 for the other affine layers.
 
 A single rule passed to :func:`lrpref.explain` is ``Composite(default=rule)``: it applies to
-every affine layer ("average pooling through the active linear rule", spec §3.10).
+every affine layer ("average pooling through the active linear rule", spec §3.10) — on a sum
+(``Add``) the same rule splits the relevance among the summands.
 """
 
 from __future__ import annotations
 
-from .layers import Affine, Conv2d, Dense, ElementWise, Flatten, MaxPool2d
-from .rules import LRP0, Pass, Rule, WinnerTakesAll
+import numpy as np
+
+from .layers import Conv2d, Dense
+from .rules import LRP0, Rule
 
 __all__ = ["Composite", "as_composite", "WEIGHT_LAYERS"]
 
@@ -44,14 +48,21 @@ class Composite:
         self.name = name
 
     def rules_for(self, net) -> list[Rule]:
-        """One rule per layer of ``net``."""
+        """One rule per node of ``net`` (in its topological order)."""
         n = len(net)
         explicit = {}
-        for k, rule in self.layers.items():
-            if not -n <= k < n:
-                raise IndexError(f"Composite assigns a rule to layer {k}, but the network has {n} layers")
-            explicit[k % n] = rule
-        weight = [k for k, layer in enumerate(net) if isinstance(layer, WEIGHT_LAYERS)]
+        for key, rule in self.layers.items():
+            if isinstance(key, str):
+                if key not in [node.name for node in net.nodes]:
+                    raise KeyError(f"Composite assigns a rule to the node {key!r}, but the network has no node of that "
+                                   f"name (its nodes: {[node.name for node in net.nodes]})")
+            elif isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+                if not -n <= key < n:
+                    raise IndexError(f"Composite assigns a rule to layer {key}, but the network has {n} layers")
+            else:
+                raise TypeError(f"Composite layers= keys are node positions or names, got {key!r}")
+            explicit[net.index(key)] = rule
+        weight = [k for k, layer in enumerate(net) if layer.role == "weight"]
         firsts = [k for k in weight if isinstance(net[k], self.first_types)]
         positions = {}
         if weight:
@@ -69,17 +80,13 @@ class Composite:
         for kind, rule in self.types.items():
             if isinstance(layer, kind):
                 return rule
-        if isinstance(layer, Affine):
-            if self.default is not None:
-                return self.default
-            if isinstance(layer, WEIGHT_LAYERS):
+        if layer.role == "weight":
+            if self.default is None:
                 raise ValueError(f"{net.where(k)}: the composite assigns no rule to this layer (give default=)")
-            return LRP0()
-        if isinstance(layer, (ElementWise, Flatten)):
-            return Pass()
-        if isinstance(layer, MaxPool2d):
-            return WinnerTakesAll()
-        raise TypeError(f"{net.where(k)}: no rule for layers of type {type(layer).__name__}")
+            return self.default
+        if layer.role == "affine" and self.default is not None:
+            return self.default
+        return layer.default_rule()
 
     def describe(self) -> str:
         if self.name:
@@ -87,7 +94,7 @@ class Composite:
         parts = [f"{label}={rule.describe()}" for label, rule in
                  (("default", self.default), ("first", self.first), ("middle", self.middle), ("last", self.last)) if rule]
         parts += [f"{kind.__name__}: {rule.describe()}" for kind, rule in self.types.items()]
-        parts += [f"layer {k}: {rule.describe()}" for k, rule in self.layers.items()]
+        parts += [f"{'layer ' if not isinstance(k, str) else ''}{k}: {rule.describe()}" for k, rule in self.layers.items()]
         return f"Composite({', '.join(parts)})"
 
     def __repr__(self):

@@ -7,14 +7,14 @@ A :class:`Composite` resolves a rule for node ``k`` in this order:
    for the first of them (in topological order) whose type is in ``first_types``, ``last``
    for the last weight layer, ``middle`` for the others;
 3. ``types``: the first entry whose layer type matches (``isinstance``);
-4. ``default`` for weight layers and the other affine layers (average pooling, BatchNorm, Add);
+4. ``default`` for weight layers and the other affine layers (average pooling, BatchNorm);
 5. the layer's own :meth:`~lrpref.layers.Layer.default_rule`: pass-through for element-wise
    layers, Flatten and Concat, winner-takes-all (first index) for MaxPool2d, the proportional
-   :class:`~lrpref.SumSplit` for Add, LRP-0 for the other affine layers.
+   :class:`~lrpref.SumSplit` (ε = 1e-6, zennit's convention) for Add, LRP-0 for the other affine layers.
 
 A single rule passed to :func:`lrpref.explain` is ``Composite(default=rule)``: it applies to
-every affine layer ("average pooling through the active linear rule", spec §3.10) — on a sum
-(``Add``) the same rule splits the relevance among the summands.
+every affine layer ("average pooling through the active linear rule", spec §3.10). Sums
+(``Add``) keep their own split unless the composite names them, e.g. ``types={lr.Add: lr.LRP0()}``.
 """
 
 from __future__ import annotations

@@ -1171,13 +1171,14 @@ class _Merge(Affine):
 class Add(_Merge):
     """``y = sum_e x_e`` of two or more inputs of the same shape (residual connections).
 
-    As an affine map ``W_e = I`` for every edge, no bias. Its default rule splits ``R_j`` in
-    proportion to the summands, ``R_e = x_e / (sum_k x_k + ε sgn0(·)) · R`` with ``ε = 1e-6``
-    (:class:`~lrpref.SumSplit`, zennit's ``Sum`` with ``Norm``); a composite's ``default`` rule
-    applies to it like to any affine layer.
+    As an affine map ``W_e = I`` for every edge, no bias. Its rule is its own unless a composite
+    names the node or the type ``Add``: the proportional split ``R_e = x_e / (sum_k x_k + ε sgn0(·)) · R``
+    with ``ε = 1e-6`` (:class:`~lrpref.SumSplit`, zennit's ``Sum`` with ``Norm``) — a rule given for
+    the weight layers (say the z⁺ rule, defined for non-negative inputs only) does not reach the sums
+    of signed pre-activations.
     """
 
-    role = "affine"
+    role = "fixed"
 
     def output_shape(self, *in_shapes):
         self._check_count(in_shapes)

@@ -443,7 +443,7 @@ class SumSplit(LinearRule):
 
     * ``"proportional"`` (default; zennit's ``Sum`` with ``Norm``): ``R_e = x_e / (sum_k x_k + ε sgn0(·)) · R``,
       LRP-ε on the sum;
-    * ``"equal"``: ``R_e = R / n`` for ``n`` summands (the flat rule on the sum);
+    * ``"equal"``: ``R_e = R / n`` for ``n`` summands (the flat rule on the sum; its denominator ``n`` needs no ε);
     * ``"absolute"``: ``R_e = |x_e| / (sum_k |x_k| + ε) · R``, so no summand gets relevance of the opposite sign.
 
     On any other affine layer the same groups apply to its weights (``w·x``, ``1``, ``w·|x|``).
@@ -458,10 +458,11 @@ class SumSplit(LinearRule):
         terms = {"proportional": (Term(A, IDENTITY),), "equal": (Term(A_ONES, ONES),),
                  "absolute": (Term(A_POS, IDENTITY), Term(A_NEG, NEGATED))}[mode]
         self.groups = (Group(1.0, terms, IDENTITY if mode == "proportional" else None),)
-        self.stabiliser = Stabiliser(self.epsilon)
+        self.stabiliser = Stabiliser(0.0 if mode == "equal" else self.epsilon)
 
     def describe(self):
-        return f"SumSplit({self.mode!r}{'' if self.epsilon == 1e-6 else f', epsilon={self.epsilon:g}'})"
+        shown = self.mode != "equal" and self.epsilon != 1e-6
+        return f"SumSplit({self.mode!r}{f', epsilon={self.epsilon:g}' if shown else ''})"
 
 
 class Pass(Rule):

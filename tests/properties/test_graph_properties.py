@@ -69,7 +69,7 @@ def test_explicit_equals_fast_on_graphs(data, rule, add_rule):
 def test_lrp0_is_gradient_times_input_on_relu_graphs(data):
     """LRP-0 (also on the sums) equals gradient × input at every tensor of a ReLU graph."""
     net, x, _ = data.draw(graphs(activations=("relu",), batchnorm=True))
-    lrp0 = lr.explain(net, x, rule=lr.LRP0())
+    lrp0 = lr.explain(net, x, rule=lr.Composite(default=lr.LRP0(), types={lr.Add: lr.LRP0()}))
     gxi = lr.explain(net, x, method="gradient-x-input")
     scale = scale_of(lrp0)
     for t in range(len(net)):

@@ -28,9 +28,15 @@ from .explanation import Explanation
 from .heatmaps import upsample
 from .reference import resolve_reference
 
-__all__ = ["explain_cam", "CONVENTIONS"]
+__all__ = ["explain_cam", "CONVENTIONS", "OPTIONS"]
 
 CONVENTIONS = ("paper", "official", "pytorch-grad-cam")
+# each CAM's keyword options, with their defaults
+OPTIONS = {
+    "grad-cam": {"layer": None, "upsample": True},
+    "layer-cam": {"layer": None, "upsample": True, "outer_relu": True},
+    "score-cam": {"layer": None, "upsample": True, "convention": "paper", "batch_size": 64},
+}
 
 
 def _layer_output_and_gradient(net, x, classes, layer):
@@ -79,8 +85,9 @@ def _score_cam(net, x, classes, A, convention, reference, batch_size):
     return np.maximum(np.einsum("nk,nkhw->nhw", alpha, A), 0)
 
 
-def explain_cam(net, x, target, method, reference, options):
+def explain_cam(method, call):
     """Grad-CAM, Layer-CAM or Score-CAM at ``options["layer"]`` (see the module docstring)."""
+    net, x, target, reference, options = call.net, call.x, call.target, call.reference, call.options
     layer = options["layer"]
     if layer is None:
         raise ValueError(f"{method} needs layer=: the index or name of the (spatial) node whose output it maps")

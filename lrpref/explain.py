@@ -13,10 +13,6 @@ from .tops import logit
 __all__ = ["explain", "METHODS"]
 
 METHODS = methods.METHODS
-_LRP_BASED = ("lrp", "clrp") + tuple(methods.LRP_TOPS)
-_USE_REFERENCE = tuple(name for name, spec in methods.MULTIPLIER.items() if spec.factor == "increment" or spec.linearize != "local") \
-    + ("ig", "score-cam")
-_USE_STEPS = ("lid-ig", "sig-lid-taylor", "sig-lid-ig", "sig-lrp-0", "ig", "smoothgrad")
 
 
 def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", reference=None, steps: int = 10,
@@ -56,16 +52,18 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     method = methods.ALIASES.get(method, method)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; one of {METHODS} (or an alias: {sorted(methods.ALIASES)})")
+    spec = methods.REGISTRY[method]
     if path not in ("fast", "explicit"):
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")
-    if path == "explicit" and method not in _LRP_BASED:
+    if path == "explicit" and not spec.takes_rule:
         raise ValueError(f"path='explicit' is for LRP rules; method {method!r} builds its message matrices on request "
                          f"(ex.layers[k].messages(n))")
-    if rule is not None and method not in _LRP_BASED:
-        raise ValueError(f"method {method!r} takes no rule (rules are for the LRP-based methods {_LRP_BASED})")
-    if reference is not None and method not in _USE_REFERENCE:
+    lrp_based = tuple(name for name, m in methods.REGISTRY.items() if m.takes_rule)
+    if rule is not None and not spec.takes_rule:
+        raise ValueError(f"method {method!r} takes no rule (rules are for the LRP-based methods {lrp_based})")
+    if reference is not None and not spec.reference:
         raise ValueError(f"method {method!r} takes no reference input")
-    if method in _USE_STEPS or not isinstance(riemann, str) or riemann != "right":
+    if spec.steps or not isinstance(riemann, str) or riemann != "right":
         if isinstance(riemann, str) and riemann not in RULES:
             raise ValueError(f"unknown quadrature rule {riemann!r}; one of {RULES}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -76,11 +74,7 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     def explain_lrp(top, layer_rule, network=net):
         return _lrp(network, x, top, layer_rule, keep_messages, path, max_matrix_bytes)
 
-    if method == "lrp":
-        if options:
-            raise TypeError(f"method 'lrp' takes no option(s) {sorted(options)}")
-        return _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes)
-    return methods.run(net, x, target, method, rule, reference, steps, riemann, options, explain_lrp)
+    return methods.run(spec, methods.Call(net, x, target, rule, reference, steps, riemann, options, explain_lrp))
 
 
 def _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes) -> Explanation:
@@ -93,6 +87,7 @@ def _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes) -> Explana
     rules = composite.rules_for(net)
     for k, (layer, layer_rule) in enumerate(zip(net, rules)):
         check_rule(layer, layer_rule, net.where(k))
+        layer_rule.check_dtype(x.dtype, net.where(k))
     activations, states = net.record(x, states=True)
     output = activations[-1]
     top, target = logit(output, target)

@@ -279,6 +279,8 @@ class LeakyReLU(ElementWise):
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = float(negative_slope)
+        if not np.isfinite(self.negative_slope):
+            raise ValueError(f"LeakyReLU: negative_slope must be finite, got {self.negative_slope}")
 
     def spec(self):
         return {"negative_slope": self.negative_slope}

@@ -34,7 +34,10 @@ z⁺ rule), ``st-lrp-0`` (``P'_c ⊙ Z``), ``sig-lrp-0`` (``P̄'_c ⊙ Z`` on ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -48,7 +51,7 @@ from .propagate import Absorbed
 from .reference import resolve_reference
 from .rules import Epsilon, ZPlus
 
-__all__ = ["METHODS", "ALIASES", "run"]
+__all__ = ["METHODS", "ALIASES", "REGISTRY", "Method", "Call", "register", "run"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ LRP_TOPS = {
     "sig-lrp-0": ("sig-lrp-0", Epsilon(1e-9)),
 }
 
-METHODS = ("lrp",) + tuple(LRP_TOPS) + tuple(MULTIPLIER) + ("ig", "smoothgrad", "clrp", "grad-cam", "layer-cam", "score-cam")
+# the keyword options of the multiplier methods, with their defaults
+_OPTIONS = {"deeplift": {"convention": "deeplift"}, "deeplift-revealcancel": {"revealcancel": "all"}}
 
 # other names researchers use for the same methods
 ALIASES = {
@@ -91,16 +95,62 @@ ALIASES = {
     "integrated-gradients": "ig",
 }
 
-# method -> the keyword options it takes beyond the common ones, with their defaults
-OPTIONS = {
-    "deeplift": {"convention": "deeplift"},
-    "deeplift-revealcancel": {"revealcancel": "all"},
-    "smoothgrad": {"noise": 0.15, "random_state": None},
-    "clrp": {"clrp": "clrp1", "clrp_normalise": True},
-    "grad-cam": {"layer": None, "upsample": True},
-    "layer-cam": {"layer": None, "upsample": True, "outer_relu": True},
-    "score-cam": {"layer": None, "upsample": True, "convention": "paper", "batch_size": 64},
-}
+
+@dataclass(frozen=True)
+class Call:
+    """One call of :func:`lrpref.explain`, validated: what a method's runner receives.
+
+    ``explain_lrp(target, rule, network=net)`` runs LRP from class indices or an explicit top relevance.
+    """
+
+    net: object
+    x: np.ndarray
+    target: object
+    rule: object
+    reference: object
+    steps: int
+    riemann: object
+    options: dict
+    explain_lrp: Callable
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method of :func:`lrpref.explain` and its traits (read by ``explain``, the conformance kit and the docs).
+
+    ``family``: ``"lrp"`` (rules on a top relevance), ``"multiplier"`` (:mod:`lrpref.chain`),
+    ``"averaged"`` (multipliers averaged over points: IG, SmoothGrad) or ``"cam"``;
+    ``takes_rule``: LRP-based (``rule=``, ``path="explicit"``); ``reference``: takes a reference input;
+    ``steps``: ``"path"`` (quadrature points along a straight path), ``"samples"`` or None;
+    ``options``: its keyword options with their defaults; ``conserves``: its ledger balances
+    (absorption or remainder accounts for everything); ``run(call)`` makes the :class:`Explanation`.
+    """
+
+    name: str
+    family: str
+    run: Callable
+    takes_rule: bool = False
+    reference: bool = False
+    steps: str | None = None
+    options: Mapping = field(default_factory=dict)
+    conserves: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(name: str, family: str, **traits):
+    """Add a method to :data:`REGISTRY` (a decorator of its runner ``run(call) -> Explanation``)."""
+    def add(run):
+        if name in REGISTRY or name in ALIASES:
+            raise ValueError(f"a method named {name!r} is already registered")
+        REGISTRY[name] = Method(name, family, run, **traits)
+        return run
+
+    return add
 
 
 class _Named:
@@ -171,7 +221,14 @@ def _fed_by_hooked(net, k) -> bool:
     return any(t > 0 and captum_hooks(net[t - 1]) for t in net.nodes[k].inputs)
 
 
-def _multiplier_method(net, x, target, name, reference, steps, riemann, options):
+def _multiplier_method(name, call):
+    net, x, target, reference, steps, riemann, options = (call.net, call.x, call.target, call.reference, call.steps,
+                                                          call.riemann, call.options)
+    if name == "deeplift" and options["convention"] not in ("deeplift", "captum", "captum-quirks"):
+        raise ValueError(f"deeplift: convention must be 'deeplift' (the reference code), 'captum' or 'captum-quirks', "
+                         f"got {options['convention']!r}")
+    if name == "deeplift-revealcancel" and options["revealcancel"] not in ("all", "dense"):
+        raise ValueError(f"revealcancel must be 'all' or 'dense', got {options['revealcancel']!r}")
     spec = MULTIPLIER[name]
     activations, states = net.record(x, states=True)
     Z = activations[-1]
@@ -272,9 +329,10 @@ def _averaged(net, points, weights, factors, classes, conserves):
     return result
 
 
-def _ig(net, x, target, reference, steps, riemann):
+def _ig(call):
     """Integrated Gradients (spec §5): ``(x − x̂) ⊙ sum_k w_k ∇F(x̂ + t_k (x − x̂))``; at hidden layers the same
     path-averaged gradient times the increment of the layer (spec §5, "intermediate-layer IG")."""
+    net, x, target, reference, steps, riemann = call.net, call.x, call.target, call.reference, call.steps, call.riemann
     activations = net.record(x)
     output = activations[-1]
     classes = _classes(output, target, "ig")
@@ -294,9 +352,11 @@ def _ig(net, x, target, reference, steps, riemann):
                        reference_output=reference_acts[-1], completeness_error=completeness)
 
 
-def _smoothgrad(net, x, target, steps, noise, random_state):
+def _smoothgrad(call):
     """SmoothGrad (Smilkov et al. 2017): the gradient averaged over ``steps`` copies ``x + ε``, ``ε ~ N(0, σ²)`` with
     ``σ = noise · (max x − min x)`` per sample; at every layer the averaged gradient of that layer."""
+    net, x, target, steps = call.net, call.x, call.target, call.steps
+    noise, random_state = float(call.options["noise"]), call.options["random_state"]
     activations = net.record(x)
     output = activations[-1]
     classes = _classes(output, target, "smoothgrad")
@@ -317,8 +377,10 @@ def _smoothgrad(net, x, target, steps, noise, random_state):
 # --------------------------------------------------------------------------- LRP with other tops, CLRP
 
 
-def _lrp_with_top(net, x, target, name, rule, steps, riemann, explain_lrp):
+def _lrp_with_top(name, call):
     """LRP from a softmax-based top relevance (spec §2, §6.5, §7.1): SG ``P'_c``, ST ``P'_c ⊙ Z``, SIG ``P̄'_c ⊙ Z``."""
+    net, x, target, rule, steps, riemann, explain_lrp = (call.net, call.x, call.target, call.rule, call.steps, call.riemann,
+                                                         call.explain_lrp)
     kind, default_rule = LRP_TOPS[name]
     output = net.forward(x)
     classes = _classes(output, target, name)
@@ -328,12 +390,14 @@ def _lrp_with_top(net, x, target, name, rule, steps, riemann, explain_lrp):
     return ex
 
 
-def _clrp(net, x, target, rule, clrp, clrp_normalise, explain_lrp):
+def _clrp(call):
     """CLRP (Gu et al. 2018; spec §7.2): ``max(0, R/ΣR − R_dual/ΣR_dual)`` (official code) or ``max(0, R − R_dual)``.
 
     Target pass from ``|e_c ⊙ Z|``; dual: CLRP1 from ``|Z|`` with the target zeroed, CLRP2 from
     ``|e_c ⊙ Z|`` through the network with the target's last-layer weights negated. Default rule z⁺.
     """
+    net, x, target, rule, explain_lrp = call.net, call.x, call.target, call.rule, call.explain_lrp
+    clrp, clrp_normalise = call.options["clrp"], call.options["clrp_normalise"]
     if clrp not in ("clrp1", "clrp2"):
         raise ValueError(f"clrp must be 'clrp1' or 'clrp2', got {clrp!r}")
     output = net.forward(x)
@@ -360,29 +424,39 @@ def _clrp(net, x, target, rule, clrp, clrp_normalise, explain_lrp):
                        target_relevance=R, dual=dual)
 
 
-# --------------------------------------------------------------------------- dispatch
+# --------------------------------------------------------------------------- the registry
 
 
-def run(net, x, target, method, rule, reference, steps, riemann, options, explain_lrp):
-    """Dispatch ``method`` (validated by :func:`lrpref.explain`); ``explain_lrp(top, rule[, net])`` runs LRP from a top relevance."""
-    unknown = set(options) - set(OPTIONS.get(method, {}))
-    if unknown:
-        allowed = sorted(OPTIONS.get(method, {})) or "none"
-        raise TypeError(f"method {method!r} takes no option(s) {sorted(unknown)}; its options: {allowed}")
-    options = {**OPTIONS.get(method, {}), **options}
-    if method in MULTIPLIER:
-        if method == "deeplift" and options["convention"] not in ("deeplift", "captum", "captum-quirks"):
-            raise ValueError(f"deeplift: convention must be 'deeplift' (the reference code), 'captum' or 'captum-quirks', "
-                             f"got {options['convention']!r}")
-        if method == "deeplift-revealcancel" and options["revealcancel"] not in ("all", "dense"):
-            raise ValueError(f"revealcancel must be 'all' or 'dense', got {options['revealcancel']!r}")
-        return _multiplier_method(net, x, target, method, reference, steps, riemann, options)
-    if method == "ig":
-        return _ig(net, x, target, reference, steps, riemann)
-    if method == "smoothgrad":
-        return _smoothgrad(net, x, target, steps, float(options["noise"]), options["random_state"])
-    if method == "clrp":
-        return _clrp(net, x, target, rule, options["clrp"], options["clrp_normalise"], explain_lrp)
-    if method in LRP_TOPS:
-        return _lrp_with_top(net, x, target, method, rule, steps, riemann, explain_lrp)
-    return cam.explain_cam(net, x, target, method, reference, options)
+def _lrp(call):
+    """LRP from ``e_c ⊙ Z`` or an explicit top relevance (spec §2, §3): :func:`lrpref.explain`'s own engine."""
+    if call.options:
+        raise TypeError(f"method 'lrp' takes no option(s) {sorted(call.options)}")
+    return call.explain_lrp(call.target, call.rule)
+
+
+register("lrp", "lrp", takes_rule=True)(_lrp)
+for _name, (_top, _) in LRP_TOPS.items():
+    register(_name, "lrp", takes_rule=True, steps="path" if _top == "sig-lrp-0" else None)(partial(_lrp_with_top, _name))
+for _name, _spec in MULTIPLIER.items():
+    register(_name, "multiplier", reference=_spec.factor == "increment" or _spec.linearize != "local",
+             steps="path" if _spec.linearize == "path" or _spec.top == "sig" else None, options=_OPTIONS.get(_name, {}),
+             conserves=_spec.conserves)(partial(_multiplier_method, _name))
+register("ig", "averaged", reference=True, steps="path")(_ig)
+register("smoothgrad", "averaged", steps="samples", options={"noise": 0.15, "random_state": None}, conserves=False)(_smoothgrad)
+register("clrp", "lrp", takes_rule=True, options={"clrp": "clrp1", "clrp_normalise": True})(_clrp)
+for _name, _options in cam.OPTIONS.items():
+    register(_name, "cam", reference=_name == "score-cam", options=_options, conserves=False)(partial(cam.explain_cam, _name))
+
+METHODS = tuple(REGISTRY)
+OPTIONS = {name: dict(method.options) for name, method in REGISTRY.items() if method.options}
+
+
+def run(method: Method, call: Call):
+    """Run ``method`` on a validated call, after checking its keyword options (defaults filled in)."""
+    unknown = set(call.options) - set(method.options)
+    if unknown and method.name != "lrp":
+        allowed = sorted(method.options) or "none"
+        raise TypeError(f"method {method.name!r} takes no option(s) {sorted(unknown)}; its options: {allowed}")
+    if method.name != "lrp":
+        call = replace(call, options={**method.options, **call.options})
+    return method.run(call)

@@ -20,6 +20,8 @@ the explicit path (the layer as a matrix). Rules for other layers: :class:`Pass`
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,15 +168,71 @@ def _stabiliser(epsilon) -> Stabiliser:
 
 
 class Rule:
-    """Base class of all rules. ``requires`` names the layer capability the rule needs (:class:`lrpref.layers.Layer`)."""
+    """Base class of all rules: immutable values whose parameters are their constructor's arguments.
+
+    ``requires`` names the layer capability the rule needs (:class:`lrpref.layers.Layer`).
+    ``params()`` reads the parameters from the constructor's signature; after construction a
+    rule cannot be changed (``rule.epsilon = 0.5`` raises), so what ``describe()`` prints is what runs.
+    """
 
     requires = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            constructor = cls.__dict__["__init__"]
+
+            @functools.wraps(constructor)
+            def init(self, *args, **kwargs):
+                constructor(self, *args, **kwargs)
+                if type(self) is cls:
+                    object.__setattr__(self, "_frozen", True)
+
+            cls.__init__ = init
+
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_frozen"):
+            raise AttributeError(f"{self.describe()} is immutable: make a new rule instead of setting {name!r}")
+        object.__setattr__(self, name, value)
+
+    def params(self) -> dict:
+        """The constructor's arguments as this rule holds them (read from the signature)."""
+        parameters = inspect.signature(type(self).__init__).parameters.values()
+        names = [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return {name: getattr(self, name) for name in names}
+
+    def check_dtype(self, dtype, where: str) -> None:
+        """Raise when a numeric parameter is not finite in the network's ``dtype`` (e.g. ε = 1e300 in float32)."""
+        for name, value in self.params().items():
+            if isinstance(value, Rule):
+                value.check_dtype(dtype, where)
+                continue
+            if isinstance(value, (bool, str)) or value is None or callable(value) or isinstance(value, tuple):
+                continue
+            if isinstance(value, Stabiliser):
+                value = value.epsilon
+            with np.errstate(over="ignore"):
+                cast = np.asarray(value).astype(dtype)
+            if not np.all(np.isfinite(cast)):
+                raise ValueError(f"{where}: the rule {self.describe()} has {name} = {value!r}, which is not finite in "
+                                 f"{np.dtype(dtype)} (the network's dtype); use a value within its range")
 
     def __repr__(self):
         return self.describe()
 
     def describe(self) -> str:
         return type(self).__name__ + "()"
+
+
+def _finite(value, name: str, owner: str) -> float:
+    """``value`` as a float, refusing NaN and ±inf with a message that names the parameter."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    return value
 
 
 class LinearRule(Rule):
@@ -223,7 +281,8 @@ class Epsilon(LinearRule):
     """
 
     def __init__(self, epsilon: float = 1e-6, sign: str = "signed", scale: str = "fixed", bias: bool = True):
-        self.epsilon, self.bias = float(epsilon), bool(bias)
+        self.epsilon, self.bias = _finite(epsilon, "epsilon", "Epsilon"), bool(bias)
+        self.sign, self.scale = sign, scale
         self.groups = (Group(1.0, (Term(A, IDENTITY),), IDENTITY if self.bias else None),)
         self.stabiliser = Stabiliser(self.epsilon, sign, scale)
 
@@ -268,7 +327,8 @@ class Gamma(LinearRule):
     """
 
     def __init__(self, gamma: float = 0.25, bias=True, mode: str = "classic", epsilon=0.0, check_inputs: bool = True):
-        if not np.isfinite(gamma) or gamma < 0:
+        gamma = _finite(gamma, "gamma", "Gamma")
+        if gamma < 0:
             raise ValueError(f"Gamma: gamma must be a finite number >= 0, got {gamma}")
         if mode not in ("classic", "generalised"):
             raise ValueError(f"Gamma: mode must be 'classic' or 'generalised', got {mode!r}")
@@ -281,6 +341,7 @@ class Gamma(LinearRule):
                 Group(1.0, (Term(A_POS, up), Term(A_NEG, down)), _bias_modifier(bias, up, "Gamma"), "positive"),
                 Group(1.0, (Term(A_POS, down), Term(A_NEG, up)), _bias_modifier(bias, down, "Gamma"), "negative"),
             )
+        self.epsilon = epsilon
         self.stabiliser = _stabiliser(epsilon)
 
     def check_input(self, a, where):
@@ -310,7 +371,7 @@ class AlphaBeta(LinearRule):
 
     def __init__(self, alpha: float = 2.0, beta: float = 1.0, bias: str = "include",
                  convention: str = "modern", epsilon=0.0):
-        alpha, beta = float(alpha), float(beta)
+        alpha, beta = _finite(alpha, "alpha", "AlphaBeta"), _finite(beta, "beta", "AlphaBeta")
         biases = {"include": (POSITIVE, NEGATIVE), "ignore": (None, None), "full": (IDENTITY, IDENTITY)}
         if bias not in biases:
             raise ValueError(f"AlphaBeta: bias must be one of {sorted(biases)}, got {bias!r}")
@@ -333,6 +394,7 @@ class AlphaBeta(LinearRule):
             Group(alpha, (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE)), positive_bias),
             Group(beta_coefficient, (Term(A_POS, NEGATIVE), Term(A_NEG, POSITIVE)), negative_bias),
         )
+        self.epsilon = epsilon
         self.stabiliser = _stabiliser(epsilon)
 
     def describe(self):
@@ -357,6 +419,7 @@ class ZPlus(LinearRule):
         self.mode, self.bias, self.check_inputs = mode, _bias_option(bias), bool(check_inputs)
         terms = (Term(A, POSITIVE),) if mode == "dtd" else (Term(A_POS, POSITIVE), Term(A_NEG, NEGATIVE))
         self.groups = (Group(1.0, terms, _bias_modifier(bias, POSITIVE, "ZPlus")),)
+        self.epsilon = epsilon
         self.stabiliser = _stabiliser(epsilon)
 
     def check_input(self, a, where):
@@ -392,6 +455,7 @@ class ZBox(LinearRule):
         self.groups = (Group(1.0, (Term(A, IDENTITY),
                                    Term(InputPart("bound", low, "(-l)"), POSITIVE),
                                    Term(InputPart("bound", high, "(-h)"), NEGATIVE)), None),)
+        self.epsilon = epsilon
         self.stabiliser = _stabiliser(epsilon)
 
     def check_input(self, a, where):
@@ -421,6 +485,7 @@ class WSquare(LinearRule):
     def __init__(self, bias: bool = False, epsilon=0.0):
         self.bias = bool(bias)
         self.groups = (Group(1.0, (Term(A_ONES, SQUARE),), SQUARE if bias else None),)
+        self.epsilon = epsilon
         self.stabiliser = _stabiliser(epsilon)
 
     def describe(self):
@@ -435,6 +500,7 @@ class Flat(LinearRule):
 
     def __init__(self, epsilon=0.0):
         self.groups = (Group(1.0, (Term(A_ONES, ONES),), None),)
+        self.epsilon = epsilon
         self.stabiliser = _stabiliser(epsilon)
 
 
@@ -489,7 +555,7 @@ class WinnerTakesAll(Rule):
         if ties not in ("first", "split"):
             raise ValueError(f"WinnerTakesAll: ties must be 'first' or 'split', got {ties!r}")
         self.ties = ties
-        self.epsilon = float(epsilon)
+        self.epsilon = _finite(epsilon, "epsilon", "WinnerTakesAll")
         self.selection_rule = Epsilon(self.epsilon) if self.epsilon else None
         if self.epsilon < 0:
             raise ValueError(f"WinnerTakesAll: epsilon must be >= 0, got {epsilon}")

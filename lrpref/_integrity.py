@@ -10,15 +10,17 @@ Every file lrpref writes (networks, bag-of-words models, the conformance kit's c
 
 :func:`read_archive` checks all of them and turns any problem — not a zip file, a truncated or
 tampered entry, a missing or unexpected key, an object array, malformed JSON, a document that
-is not a JSON object — into one :class:`FileFormatError` naming the file and the entry. It never
-unpickles (``allow_pickle=False``).
+is not a JSON object, an entry whose header declares more data than the entry holds — into one
+:class:`FileFormatError` naming the file and the entry. It never unpickles (``allow_pickle=False``)
+and never allocates what a forged header asks for: each entry's declared size is checked against
+the zip directory before it is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
+import math
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +65,13 @@ def write_archive(path, arrays: dict, document: dict) -> Path:
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def read_archive(path, what: str = "lrpref file") -> tuple[dict, dict]:
+def read_archive(path, what: str = "lrpref file", legacy: dict | None = None) -> tuple[dict, dict]:
     """``(arrays, document)`` of a file written by :func:`write_archive`, every checksum verified.
 
-    ``what`` names the kind of file in error messages (e.g. ``"lrpref network file"``). The
-    returned document no longer holds the ``"sha256"`` table. Raises :class:`FileFormatError`.
+    ``what`` names the kind of file in error messages (e.g. ``"lrpref network file"``); ``legacy``
+    maps an entry that only an older format has to the reason the file is refused (e.g. "re-save
+    it with this version"). The returned document no longer holds the ``"sha256"`` table. Raises
+    :class:`FileFormatError`.
     """
     where = f"{path}"
     try:
@@ -75,11 +79,15 @@ def read_archive(path, what: str = "lrpref file") -> tuple[dict, dict]:
     except FileNotFoundError:
         raise
     except Exception as error:  # noqa: BLE001 - not a zip file, a damaged directory, a bad .npy header, ...
-        raise FileFormatError(f"{where}: not a readable {what} (.npz): {error}") from None
+        reason = "it starts with neither the zip nor the .npy signature" if "pickle" in str(error) else f"{error}"
+        raise FileFormatError(f"{where}: not a readable {what} (.npz): {reason}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise FileFormatError(f"{where}: a single .npy array, not a {what} (.npz archive)")
     with archive:
         keys = set(archive.files)
+        for key, reason in (legacy or {}).items():
+            if key in keys and not set(_RESERVED) <= keys:
+                raise FileFormatError(f"{where}: an old {what} (it has the entry {key!r}): {reason}")
         for key in _RESERVED:
             if key not in keys:
                 raise FileFormatError(f"{where}: not a {what}: the entry {key!r} is missing")
@@ -92,8 +100,8 @@ def read_archive(path, what: str = "lrpref file") -> tuple[dict, dict]:
             raise FileFormatError(f"{where}: the entry {DOCUMENT!r} does not match its SHA-256 (the file was changed or damaged)")
         try:
             document = json.loads(text)
-        except ValueError as error:
-            raise FileFormatError(f"{where}: the entry {DOCUMENT!r} is not valid JSON: {error}") from None
+        except (ValueError, RecursionError) as error:
+            raise FileFormatError(f"{where}: the entry {DOCUMENT!r} is not valid JSON: {type(error).__name__}: {error}") from None
         if not isinstance(document, dict) or not isinstance(document.get("sha256"), dict):
             raise FileFormatError(f"{where}: the entry {DOCUMENT!r} must be a JSON object with a 'sha256' table")
         expected = document.pop("sha256")
@@ -111,7 +119,29 @@ def read_archive(path, what: str = "lrpref file") -> tuple[dict, dict]:
     return arrays, document
 
 
+def _check_declared_size(archive, key, where) -> None:
+    """Refuse an entry whose ``.npy`` header declares more bytes than the entry holds (before allocating them)."""
+    try:
+        info = archive.zip.getinfo(f"{key}.npy")
+        with archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f".npy format version {version} is not one lrpref writes")
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(member)
+            header_bytes = member.tell()
+    except Exception as error:  # noqa: BLE001 - a damaged header fails in zipfile, zlib or numpy's header parser
+        raise FileFormatError(f"{where}: the entry {key!r} has a damaged or truncated header: {type(error).__name__}: {error}") from None
+    if dtype.hasobject:
+        raise FileFormatError(f"{where}: the entry {key!r} holds Python objects; lrpref files never contain pickles")
+    declared = math.prod(shape) * dtype.itemsize
+    if header_bytes + declared > info.file_size:
+        raise FileFormatError(f"{where}: the entry {key!r} declares shape {shape} of {dtype} ({declared} bytes) but holds "
+                              f"only {info.file_size - header_bytes} bytes (a damaged or forged header)")
+
+
 def _read(archive, key, where) -> np.ndarray:
+    _check_declared_size(archive, key, where)
     try:
         return archive[key]
     except ValueError as error:  # object arrays: numpy refuses them without allow_pickle

@@ -47,3 +47,12 @@ def as_batch(x, dtype: np.dtype | None, what: str = "input x") -> np.ndarray:
         raise ValueError(f"{what} is an empty batch (shape {x.shape})")
     check_finite(x, what)
     return x
+
+
+def check_tolerance(value, what: str) -> float:
+    """A tolerance: a real number, finite and >= 0 (a negative, NaN or infinite one would pass everything or nothing)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)

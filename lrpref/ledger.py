@@ -71,10 +71,9 @@ class Ledger:
         return self.rows[k]
 
     def max_residual(self) -> float:
-        """Largest ``|residual|`` over all rows and samples."""
-        if not self.rows:
-            return 0.0
-        return float(max(np.max(np.abs(row.residual)) for row in self.rows))
+        """Largest ``|residual|`` over all rows and samples; NaN when any row holds a NaN (0 for an empty ledger)."""
+        residuals = np.concatenate([np.abs(np.asarray(row.residual, dtype=np.float64)).ravel() for row in self.rows] or [[]])
+        return float(np.max(residuals)) if residuals.size else 0.0  # np.max propagates NaN, Python's max() would drop it
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """Columns as arrays of shape (steps, samples); step names under ``"name"``."""

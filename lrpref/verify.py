@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import presets
-from ._validate import check_finite, float_dtype
+from ._validate import check_finite, check_tolerance, float_dtype
 from .composites import Composite
 from .explain import METHODS, explain
 from .network import Sequential
@@ -266,11 +266,13 @@ def verify(candidate, net: Sequential, x, target=None, rule="epsilon", conventio
     convention : ``None``/``"textbook"`` (lrpref's formulas), ``"zennit"``, ``"captum"``, ``"innvestigate"``,
         ``"toolbox"``; ``quirks=True`` reproduces that peer's bugs.
     reference : the reference input of DeepLIFT and IG (default 0).
-    tolerance : the relative error below which the candidate agrees.
+    tolerance : the relative error below which the candidate agrees: a finite number >= 0 (a negative, NaN or
+        infinite tolerance is refused; ``lrpref verify --tolerance`` goes through the same check).
     compare : also try every other convention (and a one-hot top) for the best match.
     """
     if not isinstance(net, Sequential):
         raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
+    tolerance = check_tolerance(tolerance, "tolerance")
     x = net.check_input(x)
     layers = _candidate_layers(candidate, net, x)
     variants = _variants(rule, convention, quirks, reference)

@@ -5,6 +5,7 @@ the expected relevance from the spec formulas (``neural.md`` §3.1–3.4, §3.9,
 kit is not only checked against lrpref itself.
 """
 
+import hashlib
 import json
 import re
 import shutil
@@ -382,7 +383,7 @@ def test_layer_options_are_covered(kit, manifest):
     settings_seen = []
     for name, network in manifest["networks"].items():
         with np.load(kit / network["file"], allow_pickle=False) as archive:
-            settings_seen += [(layer["type"], layer["settings"]) for layer in json.loads(str(archive["network.json"]))["layers"]]
+            settings_seen += [(layer["type"], layer["settings"]) for layer in json.loads(str(archive["document.json"]))["layers"]]
     conv = [s for t, s in settings_seen if t == "Conv2d"]
     assert any(s["stride"] != [1, 1] for s in conv) and any(s["padding"] != [0, 0] for s in conv)
     assert any(s["dilation"] != [1, 1] for s in conv) and any(s["groups"] > 1 for s in conv)
@@ -456,9 +457,11 @@ def test_command_line_export_and_check(tmp_path, capsys):
 
 
 def read_network(path):
-    """``[(type, arrays, settings)]`` from a network file, with numpy and json only (docs/conformance.md)."""
+    """``[(type, arrays, settings)]`` from a network file, with numpy, json and hashlib only (docs/conformance.md)."""
     with np.load(path, allow_pickle=False) as archive:
-        document = json.loads(str(archive["network.json"]))
+        text = str(archive["document.json"])
+        assert hashlib.sha256(text.encode()).hexdigest() == str(archive["document.sha256"])
+        document = json.loads(text)
         return [(layer["type"], {name: archive[key] for name, key in layer["arrays"].items()}, layer["settings"])
                 for layer in document["layers"]]
 

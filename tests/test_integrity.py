@@ -1,9 +1,11 @@
 """lrpref._integrity: checksummed .npz archives; every damaged or tampered file is a FileFormatError."""
 
 import json
+import zipfile
 
 import numpy as np
 import pytest
+from damage import damage
 from hypothesis import given, settings, strategies as st
 
 from lrpref._integrity import DOCUMENT, DOCUMENT_DIGEST, FileFormatError, read_archive, write_archive
@@ -82,19 +84,36 @@ def test_fuzzed_bytes_load_intact_or_raise_file_format_error(tmp_path_factory, d
     directory = tmp_path_factory.mktemp("fuzz")
     original = {"W": np.arange(300.0)}
     path = write_archive(directory / "model", original, {"format": "test"})
-    raw = bytearray(path.read_bytes())
-    kind = data.draw(st.sampled_from(["truncate", "flip", "overwrite"]))
-    at = data.draw(st.integers(0, len(raw) - 1))
-    if kind == "truncate":
-        raw = raw[:at]
-    elif kind == "flip":
-        raw[at] ^= 1 << data.draw(st.integers(0, 7))
-    else:
-        raw[at:at + 8] = data.draw(st.binary(min_size=8, max_size=8))
+    raw = path.read_bytes()
     damaged = directory / "damaged.npz"
-    damaged.write_bytes(bytes(raw))
+    damaged.write_bytes(damage(raw, data))
     try:
         arrays, _ = read_archive(damaged)
     except FileFormatError:
         return
     np.testing.assert_array_equal(arrays["W"], original["W"])
+
+
+def test_a_legacy_entry_gives_the_reason(tmp_path):
+    np.savez(tmp_path / "old.npz", **{"old.json": np.array("{}")})
+    with pytest.raises(FileFormatError, match="old.npz: an old test file \\(it has the entry 'old.json'\\): re-save it"):
+        read_archive(tmp_path / "old.npz", "test file", legacy={"old.json": "re-save it"})
+
+
+def test_a_header_declaring_more_than_the_entry_holds_is_refused_unread(archive, tmp_path):
+    path, _ = archive
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members["W.npy"] = members["W.npy"].replace(b"(20, 30)", b"(1000000000000,)")
+    with zipfile.ZipFile(tmp_path / "forged.npz", "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    with pytest.raises(FileFormatError, match=r"forged.npz: the entry 'W' declares shape \(1000000000000,\) of float64"):
+        read_archive(tmp_path / "forged.npz")
+
+
+def test_random_bytes_never_mention_allow_pickle(tmp_path):
+    (tmp_path / "noise.npz").write_bytes(np.random.default_rng(0).bytes(500))
+    with pytest.raises(FileFormatError, match="noise.npz: not a readable lrpref file") as error:
+        read_archive(tmp_path / "noise.npz")
+    assert "pickle" not in str(error.value)

@@ -168,8 +168,9 @@ def test_toolbox_convolution_quirk():
 def test_toolbox_pooling():
     rng = np.random.default_rng(5)
     net = lr.Sequential([lr.AvgPool2d(2), lr.MaxPool2d(2)])
-    rules = toolbox.lrp("epsilon", 0.01).rules_for(net)
-    assert rules[0].describe() == "Epsilon(2.5e-13)" and rules[1].describe() == "WinnerTakesAll(ties='split')"
+    rules = toolbox.lrp("epsilon", 0.01).rules_for(net)   # the user's ε on the window sum: 0.01/area on the average
+    assert rules[0].describe() == "Epsilon(0.0025)" and rules[1].describe() == "WinnerTakesAll(ties='split')"
+    assert toolbox.lrp().rules_for(net)[0].describe() == "Epsilon(2.5e-13)"   # "simple": 1e-12 on the window sum
     rules = toolbox.lrp("flat").rules_for(net)
     assert rules[0].describe() == "Flat()" and rules[1].describe() == "Proportional(Flat())"
     x = rng.uniform(0, 1, size=(1, 1, 4, 4))
@@ -177,6 +178,102 @@ def test_toolbox_pooling():
     np.testing.assert_allclose(ex.relevance.ravel(), np.full(16, net(x).sum() / 16))   # uniform, as the toolbox's flat
     with pytest.raises(presets.UnsupportedRule, match="no BatchNorm"):
         toolbox.lrp().rules_for(lr.Sequential([lr.BatchNorm([0.0], [1.0])]))
+
+
+# ---- the toolbox's SumPool on signed inputs (python/modules/sumpool.py, lrp_toolbox 1.3.1), its formulas in NumPy:
+# Z = the window's inputs, Zs = ΣZ; epsilon: Z·R/(Zs + ε·sgn0(Zs)); alphabeta α (β = 1 − α):
+# α = 1: Z⁺·R/(ΣZ⁺ + 1e-16); α = 0: Z⁻·R/(ΣZ⁻ − 1e-16); otherwise (α·Z⁺/(ΣZ⁺ + 1e-16) + β·Z⁻·R/(ΣZ⁻ − 2e-16))·R.
+
+
+def toolbox_sum_pool(X, R, variant, param=None, r_twice=False):
+    """The toolbox's relevance for non-overlapping 2×2 sum pooling of ``X`` (N, C, H, W) given ``R`` (N, C, H/2, W/2)."""
+    windows = X.reshape(*X.shape[:2], X.shape[2] // 2, 2, X.shape[3] // 2, 2)      # (N, C, i, u, j, v)
+    up = R[:, :, :, None, :, None]
+    total = windows.sum(axis=(3, 5), keepdims=True)
+    if variant == "epsilon":
+        out = windows * up / (total + param * np.where(total >= 0, 1, -1))
+    else:
+        alpha, beta = param, 1 - param
+        positive, negative = windows * (windows > 0), windows * (windows < 0)
+        positive_sum = positive.sum(axis=(3, 5), keepdims=True) + 1e-16
+        if alpha == 1:
+            out = positive * up / positive_sum
+        elif alpha == 0:
+            out = negative * up / (negative.sum(axis=(3, 5), keepdims=True) - 1e-16)
+        else:
+            negative_sum = total - positive_sum - 1e-16
+            beta_term = beta * negative * up / negative_sum * (up if r_twice else 1)
+            out = alpha * positive / positive_sum * up + beta_term
+    return out.reshape(X.shape)
+
+
+TANH_POOL = lr.Sequential([lr.Conv2d(np.random.default_rng(8).normal(size=(3, 2, 3, 3)), [0.2, -0.1, 0.0], padding=1),
+                           lr.Tanh(), lr.AvgPool2d(2), lr.Flatten(), lr.Dense(np.random.default_rng(9).normal(size=(4, 12)))])
+TANH_X = np.random.default_rng(10).normal(size=(3, 2, 4, 4))
+
+
+@pytest.mark.parametrize("variant, param", [("epsilon", 0.01), ("epsilon", 0.5), ("alphabeta", 1.0), ("alphabeta", 0.0),
+                                            ("alphabeta", 2.0), ("alphabeta", 1.5)])
+def test_toolbox_sum_pooling_over_signed_inputs(variant, param):
+    """Sum pooling after Tanh (inputs of both signs) against the toolbox's formulas, at the pooling layer."""
+    ex = lr.explain(TANH_POOL, TANH_X, target=[0, 1, 3], rule=toolbox.lrp(variant, param))
+    X = TANH_POOL.record(TANH_X)[2]                        # the pooling layer's input, tanh(conv(x))
+    assert (X < 0).any() and (X > 0).any()
+    R = ex.layers[3].relevance_in                          # the relevance of the pooling layer's output
+    expected = toolbox_sum_pool(X, R, variant, param)
+    np.testing.assert_allclose(ex.layers[2].relevance_in, expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max())
+    if variant == "alphabeta" and param not in (0, 1):
+        quirky = toolbox_sum_pool(X, R, variant, param, r_twice=True)
+        assert not np.allclose(quirky, expected)          # the bug would change the numbers ...
+        with pytest.raises(presets.UnsupportedRule, match="multiplies the beta term by R twice"):
+            lr.explain(TANH_POOL, TANH_X, target=0, rule=toolbox.lrp(variant, param, quirks=True))   # ... so it is refused
+
+
+def test_toolbox_sum_pooling_quirk_only_where_there_is_sum_pooling():
+    """quirks=True with α = 2 still works on a network without sum pooling (the conv +1e-16 quirk alone)."""
+    net = lr.Sequential([lr.Conv2d(np.ones((1, 1, 1, 1))), lr.Flatten(), lr.Dense(np.ones((1, 1)))])
+    lr.explain(net, np.ones((1, 1, 1, 1)), target=0, rule=toolbox.lrp("alphabeta", 2.0, quirks=True))
+    assert toolbox.lrp("alphabeta", 1.0, quirks=True).rules_for(TANH_POOL)[2].describe() == "AlphaBeta(1, 0, convention='toolbox')"
+
+
+RELU_NET = lr.Sequential([lr.Dense(np.eye(2), [0.5, -1.0]), lr.ReLU(), lr.Dense([[1.0, 1.0]])])
+RELU_X = np.array([[1.0, 0.5]])        # ReLU input (1.5, -0.5), output (1.5, 0), y = 1.5
+
+
+@pytest.mark.parametrize("path", ["fast", "explicit"])
+def test_innvestigate_masks_relevance_at_a_separate_relu_layer(path):
+    """iNNvestigate's LRPFlat: the flat rule gives the inactive hidden neuron R/2 = 0.75; an Activation("relu") passes it,
+    a keras.layers.ReLU layer gets the gradient R·1[x > 0] and loses it (quirks=True)."""
+    passing = lr.explain(RELU_NET, RELU_X, target=0, path=path, rule=innvestigate.LRP(innvestigate.Flat()))
+    masked = lr.explain(RELU_NET, RELU_X, target=0, path=path, rule=innvestigate.LRP(innvestigate.Flat(), quirks=True))
+    np.testing.assert_allclose(passing.layers[1].relevance_in, [[0.75, 0.75]], rtol=1e-15)
+    np.testing.assert_allclose(masked.layers[1].relevance_in, [[0.75, 0.0]], rtol=1e-15)
+    np.testing.assert_allclose(passing.relevance, [[0.75, 0.75]], rtol=1e-15)   # flat on W = I: (0.75 + 0.75)/2 each
+    np.testing.assert_allclose(masked.relevance, [[0.375, 0.375]], rtol=1e-15)
+    assert masked.layers[1].absorbed.per_sample()["dropped"][0] == pytest.approx(0.75)   # the ledger shows what was masked
+    assert "ReLU layer, the gradient" in masked.rules[1].describe()
+    keras_activation = innvestigate.LRP(innvestigate.Flat(), quirks=True, separate_relu=False)
+    np.testing.assert_allclose(lr.explain(RELU_NET, RELU_X, target=0, rule=keras_activation).relevance, passing.relevance)
+
+
+def test_the_relu_mask_changes_nothing_under_input_dependent_rules():
+    """Under ε (and αβ, z⁺) an inactive neuron receives no relevance from above, so the mask is a no-op there."""
+    rng = np.random.default_rng(12)
+    net = lr.Sequential([lr.Conv2d(rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3), padding=1), lr.ReLU(),
+                         lr.Flatten(), lr.Dense(rng.normal(size=(4, 48)), rng.normal(size=4)), lr.ReLU(), lr.Dense(rng.normal(size=(2, 4)))])
+    x = rng.normal(size=(3, 2, 4, 4))
+    plain = lr.explain(net, x, rule=innvestigate.LRP(innvestigate.Epsilon(0.01)))
+    quirky = lr.explain(net, x, rule=innvestigate.LRP(innvestigate.Epsilon(0.01), quirks=True))
+    assert [type(rule).__name__ for rule in quirky.rules].count("Surrogate") == 2
+    np.testing.assert_allclose(quirky.relevance, plain.relevance, rtol=1e-12, atol=1e-14)
+    flat = lr.explain(net, x, rule=innvestigate.LRP(innvestigate.Flat(), quirks=True))   # channels 3 (Conv2d) and 4 (Dense)
+    assert not np.allclose(flat.relevance, lr.explain(net, x, rule=innvestigate.LRP(innvestigate.Flat())).relevance)
+
+
+def test_the_relu_mask_needs_to_know_the_channels():
+    net = lr.Sequential([lr.Flatten(), lr.ReLU(), lr.Dense(np.ones((1, 4)))])
+    with pytest.raises(presets.UnsupportedRule, match=r"layer 1 \(ReLU\(\)\): iNNvestigate's ReLU-layer mask needs the channels"):
+        innvestigate.LRP(innvestigate.Z(), quirks=True).rules_for(net)
 
 
 def test_captum_refuses_what_captum_refuses():

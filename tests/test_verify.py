@@ -142,3 +142,33 @@ def test_command_line(tmp_path, capsys):
     assert "captum has no w2" in capsys.readouterr().err
     assert main(["verify", "--model", str(tmp_path / "missing.npz")] + args[3:]) == 2
     assert "missing.npz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tolerance, error, message", [
+    (-1.0, ValueError, "tolerance must be a finite number >= 0, got -1.0"),
+    (-1e-300, ValueError, "tolerance must be a finite number >= 0"),
+    (float("nan"), ValueError, "tolerance must be a finite number >= 0, got nan"),
+    (float("inf"), ValueError, "tolerance must be a finite number >= 0, got inf"),
+    ("1e-10", TypeError, "tolerance must be a number, got str"),
+    (True, TypeError, "tolerance must be a number, got bool"),
+])
+def test_a_tolerance_that_would_pass_anything_is_refused(tolerance, error, message):
+    """Issue 12: a negative, NaN or infinite tolerance made every wrong candidate (or none) agree."""
+    net, x = relu_mlp(), rng.uniform(-1, 1, size=(2, 4))
+    wrong = lr.explain(net, x, rule=lr.Epsilon(0.25)).relevance + 1.0
+    with pytest.raises(error, match=message):
+        lr.verify(wrong, net, x, rule="epsilon:0.25", tolerance=tolerance)
+    assert not lr.verify(wrong, net, x, rule="epsilon:0.25", tolerance=0).agrees
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "-inf"])
+def test_the_command_line_refuses_such_a_tolerance(tmp_path, capsys, value):
+    """`lrpref verify --tolerance -1` used to exit 0 on a wrong candidate; now exit 2 and one line naming the tolerance."""
+    net, x = relu_mlp(), rng.uniform(-1, 1, size=(2, 4))
+    serialize.save(net, tmp_path / "model.npz")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "wrong.npy", lr.explain(net, x, rule=lr.Epsilon(0.25)).relevance + 1.0)
+    code = main(["verify", "--model", str(tmp_path / "model.npz"), "--input", str(tmp_path / "x.npy"),
+                 "--candidate", str(tmp_path / "wrong.npy"), "--rule", "epsilon:0.25", f"--tolerance={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "tolerance must be a finite number >= 0" in err and len(err.strip().splitlines()) == 1

@@ -71,13 +71,15 @@ def parse_rule(text: str) -> RuleName:
 
 
 class PeerComposite(Composite):
-    """A composite that refuses the layer types a peer has no rule for (``unsupported``: type → reason) and lets
-    ``per_layer(layer)`` pick a rule that depends on the layer itself (or None for the usual resolution)."""
+    """A composite that refuses the layer types a peer has no rule for (``unsupported``: type → reason), lets
+    ``per_layer(layer)`` pick a rule that depends on the layer itself (or None for the usual resolution) and
+    ``per_position(net, k)`` one that depends on where the layer sits in the network (or None)."""
 
-    def __init__(self, *args, unsupported: dict | None = None, per_layer=None, **kwargs):
+    def __init__(self, *args, unsupported: dict | None = None, per_layer=None, per_position=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.unsupported = dict(unsupported or {})
         self.per_layer = per_layer
+        self.per_position = per_position
 
     def rules_for(self, net):
         for k, layer in enumerate(net):
@@ -87,6 +89,8 @@ class PeerComposite(Composite):
         rules = super().rules_for(net)
         if self.per_layer is not None:
             rules = [self.per_layer(layer) or rule for layer, rule in zip(net, rules)]
+        if self.per_position is not None:
+            rules = [self.per_position(net, k) or rule for k, rule in enumerate(rules)]
         return rules
 
 

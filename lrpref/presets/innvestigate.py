@@ -19,6 +19,19 @@ with ``sign="zeros"``. Only ``EpsilonRule`` adds ``ε·sgn0(z)`` (``sgn0(0) = +1
   default applies the rule to the BatchNorm's true affine map (``k = γ/√(var + eps)``,
   ``b = β − μk``).
 
+* A separate ``keras.layers.ReLU`` layer is not an activation to the LRP analyzers: only
+  ``keras.layers.Activation`` layers (and activations fused into a Dense/Conv layer) pass the
+  relevance through; every other layer without a kernel gets the gradient
+  (``LRP._default_reverse_mapping`` → ``_gradient_reverse_mapping``), which for a ReLU layer is
+  ``R·1[x > 0]``: relevance is masked where the ReLU's input is ≤ 0. It changes the result only
+  where the layer above gives relevance to inactive neurons — input-independent rules such as
+  ``Flat``, ``WSquare`` or ``Bounded`` above a ReLU (the ``LRPFlat`` and ``LRPWSquare`` analyzers).
+  ``quirks=True`` reproduces it for every lrpref ReLU (lrpref's networks have separate ReLU
+  layers, like a Keras model built with ``keras.layers.ReLU``; pass ``separate_relu=False`` for a
+  Keras model whose ReLUs are ``Activation("relu")`` or fused): :func:`relu_layer_mask`, the
+  rule ``ZPlus("products")`` on the identity map of the ReLU's input, which keeps ``R`` where
+  ``x > 0`` and drops the rest (the ledger reports it as ``dropped``).
+
 Composites: :func:`LRP` (one rule on every Dense/Conv2d, optional input-layer rule) and the
 sequential presets A/B (with ``_flat``); iNNvestigate starts from the logit of the chosen
 neuron, as lrpref does. Its layout is NHWC: transpose before comparing.
@@ -29,11 +42,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
-from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dense
+from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, ReLU
 from ..rules import Stabiliser
 from ._common import UnsupportedRule, weight_layer_map
 
-__all__ = ["Z", "Epsilon", "WSquare", "Flat", "AlphaBeta", "ZPlus", "ZPlusFast", "Bounded", "fused_batchnorm", "LRP",
+__all__ = ["Z", "Epsilon", "WSquare", "Flat", "AlphaBeta", "ZPlus", "ZPlusFast", "Bounded", "fused_batchnorm",
+           "relu_layer_mask", "LRP",
            "sequential_preset_a", "sequential_preset_b", "sequential_preset_a_flat", "sequential_preset_b_flat",
            "rule", "composite", "SAFE_DIVIDE"]
 
@@ -102,12 +116,45 @@ def fused_batchnorm(rule, quirks: bool = False):
     return rules.Surrogate(rule, _fused_surrogate, (BatchNorm,), "iNNvestigate fused BatchNorm, var² (quirk)")
 
 
-def LRP(rule, input_layer_rule=None, quirks: bool = False, name=None):
+def _channels(net, k) -> int:
+    """The channel count of layer ``k``'s input, from the nearest layer below that fixes it."""
+    for j in range(k - 1, -1, -1):
+        layer = net[j]
+        if isinstance(layer, (Dense, Conv2d)):
+            return layer.W.shape[0]
+        if isinstance(layer, BatchNorm):
+            return layer.channels
+        if isinstance(layer, Flatten):
+            break
+    raise UnsupportedRule(f"{net.where(k)}: iNNvestigate's ReLU-layer mask needs the channels of its input, and no "
+                          f"Dense, Conv2d or BatchNorm below it (without a Flatten between) gives them")
+
+
+def relu_layer_mask(channels: int, dtype=np.float64) -> rules.Surrogate:
+    """iNNvestigate's treatment of a separate ``keras.layers.ReLU`` layer: the gradient, ``R_in = R·1[x > 0]``.
+
+    Built as ``ZPlus("products")`` on the identity map of the ReLU's input (a BatchNorm with mean 0,
+    variance 1, no eps): ``D = x⁺``, so ``R_in = x⁺·R/x⁺ = R`` where ``x > 0``, and a zero ``D`` (``x ≤ 0``)
+    drops ``R`` (reported as ``dropped``).
+    """
+    identity = BatchNorm(np.zeros(channels), np.ones(channels), eps=0.0, dtype=dtype)
+    return rules.Surrogate(rules.ZPlus("products"), lambda layer: identity, (ReLU,),
+                           "iNNvestigate ReLU layer, the gradient R·1[x > 0] (quirk)")
+
+
+def _masked_relu_layers(net, k):
+    return relu_layer_mask(_channels(net, k), net.dtype or np.float64) if isinstance(net[k], ReLU) else None
+
+
+def LRP(rule, input_layer_rule=None, quirks: bool = False, name=None, separate_relu: bool | None = None):
     """An iNNvestigate LRP analyzer: ``rule`` on Dense/Conv2d (and BatchNorm, fused), ``input_layer_rule`` on the
-    first of them, average pooling ``Z``, max-pooling the gradient."""
+    first of them, average pooling ``Z``, max-pooling the gradient; ReLU layers pass, or with ``separate_relu``
+    (default: ``quirks``) get iNNvestigate's gradient mask :func:`relu_layer_mask`."""
     pooling = Z()
+    separate_relu = quirks if separate_relu is None else bool(separate_relu)
     return weight_layer_map(rule, input_layer_rule, {AvgPool2d: pooling, AdaptiveAvgPool2d: pooling,
                                                      BatchNorm: fused_batchnorm(rule, quirks)},
+                            per_position=_masked_relu_layers if separate_relu else None,
                             name=name or f"iNNvestigate LRP({rule.describe()})")
 
 

@@ -11,9 +11,18 @@
   it only shows when a β-denominator is within 1e-16 of 0.
 * ``"flat"``, ``"ww"``/``"w^2"`` — no bias, no stabiliser; max-pooling then spreads uniformly
   over the window.
-* Max-pooling: winner takes all, **ties split equally**. Sum pooling (``Σ/√area``) is
-  proportional with ``+1e-12·sgn0`` on the window sum: on lrpref's average pooling that is
-  LRP-ε with ``ε = 1e-12/area``. Tanh, ReLU and SoftMax pass. No BatchNorm.
+* Max-pooling: winner takes all, **ties split equally**. Tanh, ReLU and SoftMax pass. No BatchNorm.
+* Sum pooling (``SumPool``, ``y = Σ_window x/√area``; ``python/modules/sumpool.py``) runs the
+  variant on the window sum ``Z = Σ_window x``, on lrpref's average pooling (``Z/area``) with every
+  stabiliser divided by the area: ``"simple"`` ``x·R/(Z + 1e-12·sgn0(Z))``; ``"epsilon", ε`` the
+  user's ε, ``x·R/(Z + ε·sgn0(Z))``; ``"alphabeta", α`` the α-β rule on the window's inputs,
+  ``α·x⁺/(Σx⁺ + 1e-16)·R + β·x⁻/(Σx⁻ − 1e-16)·R`` (``β = 1 − α``; α = 1 gives
+  ``x⁺/(Σx⁺ + 1e-16)·R``; for α ∉ {0, 1} the toolbox's negative denominator is
+  ``Σx⁻ − 2e-16``, which differs only when ``Σx⁻`` is within 1e-16 of 0); ``"flat"``/``"ww"``
+  uniform over the window. For α ∉ {0, 1} the toolbox multiplies the β-term by ``R`` twice
+  (``β·x⁻·(R/Σx⁻)·R``, a bug); lrpref's rules have constant group coefficients and cannot
+  express ``R²``, so ``quirks=True`` refuses that case (:class:`UnsupportedRule`) rather than
+  give the corrected value under the quirk's name.
 
 The toolbox starts from whatever ``R`` it is given (its demos: ``ypred * onehot``, the logit).
 Its layout is NHWC and its convolutions have no padding.
@@ -26,7 +35,7 @@ from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, MaxPool2d
 from ..rules import Stabiliser
 from ._common import UnsupportedRule, weight_layer_map
 
-__all__ = ["lrp", "variant", "rule", "composite"]
+__all__ = ["lrp", "variant", "sum_pooling", "rule", "composite"]
 
 TINY = 1e-16
 SUM_POOL_EPSILON = 1e-12
@@ -55,16 +64,27 @@ def variant(name: str = "simple", param=None, conv: bool = False, quirks: bool =
     raise UnsupportedRule(f"the toolbox has no variant {name!r}; one of simple, epsilon, alphabeta, flat, ww")
 
 
-def _sum_pooling(layer):
-    """Sum pooling's ``1e-12`` on the window sum, as LRP-ε on the average (``ε = 1e-12/area``)."""
-    if isinstance(layer, AvgPool2d):
-        return rules.Epsilon(SUM_POOL_EPSILON / (layer.kernel[0] * layer.kernel[1]))
-    return None
+def sum_pooling(name: str = "simple", param=None, quirks: bool = False):
+    """The rule of ``SumPool`` under one variant, as a function of lrpref's AvgPool2d (None for other layers).
 
+    The toolbox applies the variant to the window sum ``Z``; lrpref's average pooling computes ``Z/area``,
+    so every stabiliser is divided by the area (module docstring).
+    """
+    if name in ("flat", "ww", "w^2"):
+        return lambda layer: rules.Flat() if isinstance(layer, AvgPool2d) else None
 
-def _uniform_pooling(layer):
-    """``flat`` and ``ww`` spread a pooled value uniformly over its window."""
-    return rules.Flat() if isinstance(layer, AvgPool2d) else None
+    def rule(layer):
+        if not isinstance(layer, AvgPool2d):
+            return None
+        area = layer.kernel[0] * layer.kernel[1]
+        if name == "alphabeta" and quirks and param not in (0, 1):
+            raise UnsupportedRule(f"{layer.describe()}: the toolbox's sum pooling under alphabeta {param:g} multiplies the "
+                                  f"beta term by R twice (a bug) and lrpref cannot reproduce it; quirks=False gives the "
+                                  f"corrected rule")
+        if name == "alphabeta":
+            return rules.AlphaBeta(param, 1 - param, convention="toolbox", epsilon=Stabiliser(TINY / area))
+        return rules.Epsilon((SUM_POOL_EPSILON if name == "simple" else param) / area)
+    return rule
 
 
 def lrp(name: str = "simple", param=None, first=None, quirks: bool = False, label=None):
@@ -73,7 +93,7 @@ def lrp(name: str = "simple", param=None, first=None, quirks: bool = False, labe
     uniform = name in ("flat", "ww", "w^2")
     pooling = rules.Proportional(rules.Flat()) if uniform else rules.WinnerTakesAll("split")
     composite = weight_layer_map(dense, first, {MaxPool2d: pooling}, unsupported=_REFUSED,
-                                 per_layer=_uniform_pooling if uniform else _sum_pooling,
+                                 per_layer=sum_pooling(name, param, quirks),
                                  name=label or f"toolbox lrp({name!r}" + (f", {param:g})" if param is not None else ")"))
     composite.types[Conv2d] = conv
     return composite

@@ -114,7 +114,11 @@ def explain_cam(method, call):
     else:
         if options["convention"] not in CONVENTIONS:
             raise ValueError(f"score-cam convention must be one of {CONVENTIONS}, got {options['convention']!r}")
-        cam = _score_cam(net, x, classes, A, options["convention"], reference, int(options["batch_size"]))
+        batch_size = options["batch_size"]
+        if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"score-cam: batch_size must be an integer >= 1 (masked inputs per forward pass), "
+                             f"got {batch_size!r}")
+        cam = _score_cam(net, x, classes, A, options["convention"], reference, int(batch_size))
     cam = cam.astype(x.dtype)
     relevance = (upsample(cam, x.shape[2:]) if options["upsample"] and cam.shape[1:] != x.shape[2:] else cam)[:, None]
     return Explanation(relevance, output, classes, tops.one_hot(classes, output) * output, [], method, "fast",

@@ -80,6 +80,8 @@ def fold_batchnorm(net, keep_unfoldable: bool = False):
     Conv2d that only it feeds. One that cannot be folded exactly raises ``ValueError`` — or, with
     ``keep_unfoldable=True``, stays in the network as a layer (an affine map the rules treat as such).
     """
+    if not isinstance(net, Graph):
+        net = Sequential(net)  # a list of layers; anything else is refused there, naming the item
     replaced, removed, reads_from = {}, set(), {}
     for k, layer in enumerate(net):
         if not isinstance(layer, BatchNorm):

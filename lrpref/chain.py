@@ -25,8 +25,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from . import config
-from .propagate import Absorbed, MatrixTooLarge
+from .propagate import Absorbed, MatrixTooLarge, memory_budget
 
 __all__ = ["ChainStep", "PassStep", "Increments", "propagate_graph", "FUSED"]
 
@@ -112,7 +111,7 @@ def _made_value(value):
 
 
 def _check_budget(matrix, where, max_bytes, copies):
-    budget = config.max_matrix_bytes if max_bytes is None else int(max_bytes)
+    budget = memory_budget(max_bytes)
     nonzeros = matrix.nnz if sp.issparse(matrix) else matrix.size
     needed = nonzeros * (matrix.dtype.itemsize + (8 if sp.issparse(matrix) else 0)) * (copies + 1)
     if needed > budget:

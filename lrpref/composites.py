@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Conv2d, Dense
+from .layers import Conv2d, Dense, Layer
 from .rules import LRP0, Rule
 
 __all__ = ["Composite", "as_composite", "WEIGHT_LAYERS"]
@@ -39,6 +39,13 @@ class Composite:
             if rule is not None and not isinstance(rule, Rule):
                 raise TypeError(f"Composite {label}= must be an lrpref rule, got {rule!r}")
         self.default, self.first, self.middle, self.last = default, first, middle, last
+        for label, mapping in (("types", types), ("layers", layers)):
+            if mapping is not None and not isinstance(mapping, dict):
+                raise TypeError(f"Composite {label}= must be a dict, got {type(mapping).__name__}")
+        for kind in types or {}:
+            if not (isinstance(kind, type) and issubclass(kind, Layer)):
+                raise TypeError(f"Composite types= keys must be lrpref layer classes (e.g. lr.Dense), got {kind!r}; "
+                                f"to address nodes by name use layers=")
         self.types = dict(types or {})
         self.layers = dict(layers or {})
         for key, rule in list(self.types.items()) + list(self.layers.items()):

@@ -7,7 +7,7 @@ from .composites import as_composite
 from .explanation import Explanation, LayerRelevance
 from .network import Graph
 from .paths import RULES, quadrature
-from .propagate import check_rule, messages, propagate
+from .propagate import check_rule, memory_budget, messages, propagate
 from .tops import logit
 
 __all__ = ["explain", "METHODS"]
@@ -55,6 +55,7 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     spec = methods.REGISTRY[method]
     if path not in ("fast", "explicit"):
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")
+    memory_budget(max_matrix_bytes, "max_matrix_bytes")
     if path == "explicit" and not spec.takes_rule:
         raise ValueError(f"path='explicit' is for LRP rules; method {method!r} builds its message matrices on request "
                          f"(ex.layers[k].messages(n))")

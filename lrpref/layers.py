@@ -79,9 +79,16 @@ def _pair(value, name: str) -> tuple[int, int]:
     return value
 
 
-def _parameter(array, name: str, owner: str, ndim: int | None = None, dtype=None) -> np.ndarray:
-    """A read-only, finite, float32/float64 copy of a parameter array (integers become float64, exactly)."""
-    array = np.array(array, dtype=dtype, copy=True)
+def _parameter(array, name: str, owner: str, ndim: int | None = None, dtype=None, like=None) -> np.ndarray:
+    """A read-only, finite, float32/float64 copy of a parameter array (integers become float64, exactly).
+
+    ``like``: the layer's main parameter; a float array of another dtype is refused (never cast silently).
+    """
+    given = np.asarray(array)
+    if like is not None and dtype is None and given.dtype.kind == "f" and given.dtype != like.dtype:
+        raise TypeError(f"{owner}: {name} is {given.dtype} but the weights are {like.dtype}; never mixed silently: "
+                        f"cast one of them, or pass dtype= to convert both")
+    array = np.array(given, dtype=dtype if like is None else like.dtype, copy=True)
     if dtype is None and array.dtype.kind in "iub":
         array = array.astype(np.float64)
     float_dtype(array, f"{owner} {name}")
@@ -325,6 +332,8 @@ class Dropout(Identity):
 
     def __init__(self, p: float = 0.5):
         self.p = float(p)
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
 
     def spec(self):
         return {"p": self.p}
@@ -534,7 +543,9 @@ class Dense(Affine):
     def __init__(self, W, b=None, *, dtype=None):
         super().__init__()
         self.W = _parameter(W, "W", "Dense", ndim=2, dtype=dtype)
-        self.bias = None if b is None else _parameter(b, "b", "Dense", ndim=1, dtype=self.W.dtype)
+        if 0 in self.W.shape:
+            raise ValueError(f"Dense: W has shape {self.W.shape}: zero output or input features")
+        self.bias = None if b is None else _parameter(b, "b", "Dense", ndim=1, dtype=dtype, like=self.W)
         if self.bias is not None and self.bias.shape[0] != self.W.shape[0]:
             raise ShapeError(f"Dense: W is {self.W.shape} (out, in) but b has {self.bias.shape[0]} entries")
         self.dtype = self.W.dtype
@@ -590,11 +601,14 @@ class Conv2d(Affine):
         super().__init__()
         self.W = _parameter(W, "W", "Conv2d", ndim=4, dtype=dtype)
         self.out_channels, in_per_group, kh, kw = self.W.shape
+        if 0 in self.W.shape:
+            raise ValueError(f"Conv2d: W has shape {self.W.shape} (out, in/groups, kh, kw): zero channels or a "
+                             f"{kh}×{kw} kernel")
         self.groups = int(groups)
         if self.groups < 1 or self.out_channels % self.groups:
             raise ShapeError(f"Conv2d: {self.out_channels} output channels are not divisible into {groups} groups")
         self.in_channels = in_per_group * self.groups
-        self.bias = None if b is None else _parameter(b, "b", "Conv2d", ndim=1, dtype=self.W.dtype)
+        self.bias = None if b is None else _parameter(b, "b", "Conv2d", ndim=1, dtype=dtype, like=self.W)
         if self.bias is not None and self.bias.shape[0] != self.out_channels:
             raise ShapeError(f"Conv2d: {self.out_channels} output channels but b has {self.bias.shape[0]} entries")
         self.kernel = (kh, kw)
@@ -974,6 +988,8 @@ class BatchNorm(Affine):
             if array.shape != (channels,):
                 raise ShapeError(f"BatchNorm: mean has {channels} channels but {name} has shape {array.shape}")
         self.eps = float(eps)
+        if not np.isfinite(self.eps):
+            raise ValueError(f"BatchNorm: eps must be finite, got {eps!r}")
         if np.any(self.var + self.eps <= 0):
             raise ValueError("BatchNorm: var + eps must be positive")
         self.channels = channels

@@ -172,9 +172,12 @@ def _classes(output, target, method):
     return classes
 
 
-def _records(net, steps, rules, with_messages=True):
-    return [LayerRelevance(k, net[k], rules[k], step, net.where(k), step.messages if with_messages else None,
-                           name=net.label(k)) for k, step in enumerate(steps)]
+def _records(net, steps, rules):
+    def messages_of(k, step):
+        return lambda n, max_bytes: step.messages(n, net.where(k), max_bytes)
+
+    return [LayerRelevance(k, net[k], rules[k], step, net.where(k), messages_of(k, step), name=net.label(k))
+            for k, step in enumerate(steps)]
 
 
 # --------------------------------------------------------------------------- multiplier methods

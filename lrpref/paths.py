@@ -8,15 +8,19 @@
 * ``"midpoint"`` — ``t_k = (k - ½)/n``;
 * ``"trapezoid"`` — ``t_k = k/n``, ``k = 0..n``, end weights halved (the IG authors' later code);
 * ``"gauss-legendre"`` — ``n`` Gauss–Legendre nodes mapped to ``[0, 1]`` (Captum's default);
-* a pair ``(t, w)`` of ``n`` points in ``[0, 1]`` and their weights, used as given (a peer's own
-  quadrature, e.g. captum's float32 weights, :func:`lrpref.presets.captum.integrated_gradients`).
+* a pair ``(t, w)`` of ``n`` points in ``[0, 1]`` and their weights summing to 1 (to 1e-6), used
+  as given; a :class:`Quadrature` with ``check_sum=False`` takes weights with any sum — a peer's own
+  quadrature reproduced with its flaw (captum's trapezoid weights sum to ``(n-1)/n``,
+  :func:`lrpref.presets.captum.integrated_gradients` with ``quirks=True``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["quadrature", "rule_name", "RULES"]
+__all__ = ["quadrature", "rule_name", "RULES", "Quadrature"]
 
 RULES = ("right", "left", "midpoint", "trapezoid", "gauss-legendre")
 
@@ -45,8 +49,22 @@ def quadrature(n: int, rule: str = "right") -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"unknown quadrature rule {rule!r}; one of {RULES}")
 
 
+@dataclass(frozen=True, eq=False)
+class Quadrature:
+    """A given quadrature: ``points`` in ``[0, 1]`` and their ``weights``; ``check_sum=False`` accepts weights that do
+    not sum to 1 (a peer's flawed quadrature, reproduced on purpose)."""
+
+    points: object
+    weights: object
+    check_sum: bool = True
+
+    def __iter__(self):
+        return iter((self.points, self.weights))
+
+
 def _given(n: int, rule) -> tuple[np.ndarray, np.ndarray]:
-    """A quadrature given as ``(t, w)``: ``n`` finite points in ``[0, 1]`` and ``n`` finite weights."""
+    """A quadrature given as ``(t, w)``: ``n`` finite points in ``[0, 1]`` and ``n`` finite weights summing to 1."""
+    check_sum = rule.check_sum if isinstance(rule, Quadrature) else True
     try:
         t, w = (np.asarray(part, dtype=np.float64) for part in rule)
     except (TypeError, ValueError):
@@ -55,6 +73,9 @@ def _given(n: int, rule) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"a given quadrature needs {n} points and {n} weights (steps={n}); got shapes {t.shape} and {w.shape}")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(w))) or t.min() < 0 or t.max() > 1:
         raise ValueError("a given quadrature needs finite weights and finite points in [0, 1]")
+    if check_sum and abs(w.sum() - 1) > 1e-6:
+        raise ValueError(f"the given quadrature weights add up to {w.sum():.10g}; they must sum to 1: normalise them (w / w.sum()), or "
+                         f"pass lrpref.paths.Quadrature(points, weights, check_sum=False) to use them as they are")
     return t, w
 
 

@@ -23,7 +23,8 @@ from . import _kernels, config
 from .layers import LAYER_TYPES, Layer
 from .rules import LinearRule, Pass, Rule, Surrogate, WinnerTakesAll
 
-__all__ = ["Absorbed", "Step", "propagate", "messages", "scales", "absorption", "MatrixTooLarge", "check_rule"]
+__all__ = ["Absorbed", "Step", "propagate", "messages", "scales", "absorption", "MatrixTooLarge", "check_rule",
+           "memory_budget"]
 
 ABSORPTION_KINDS = ("bias", "stabiliser", "dropped")
 
@@ -346,8 +347,18 @@ def _matrix_bytes(layer, rule, in_shapes, out_size, itemsize) -> tuple[int, str]
     return out_size * (itemsize + 8), f"sparse {size} with {out_size} non-zeros"
 
 
+def memory_budget(max_bytes, name: str = "max_bytes") -> int:
+    """The explicit path's memory budget in bytes: ``max_bytes``, or ``lrpref.config.max_matrix_bytes`` when None."""
+    if max_bytes is None:
+        return config.max_matrix_bytes
+    if isinstance(max_bytes, (bool, np.bool_)) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0:
+        raise ValueError(f"{name} must be a whole number of bytes >= 0 (or None for lrpref.config.max_matrix_bytes), "
+                         f"got {max_bytes!r}")
+    return int(max_bytes)
+
+
 def _check_budget(layer, rule, inputs, R, where, max_bytes):
-    budget = config.max_matrix_bytes if max_bytes is None else int(max_bytes)
+    budget = memory_budget(max_bytes)
     needed, what = _matrix_bytes(layer, rule, [a.shape[1:] for a in inputs], R[0].size, R.itemsize)
     if needed > budget:
         raise MatrixTooLarge(f"{where}: the explicit message matrix ({what}) needs about {needed / 2**20:.1f} MiB, "

@@ -224,15 +224,16 @@ class Rule:
         return type(self).__name__ + "()"
 
 
-def _finite(value, name: str, owner: str) -> float:
-    """``value`` as a float, refusing NaN and ±inf with a message that names the parameter."""
+def _finite(value, name: str, owner: str, minimum: float | None = None) -> float:
+    """``value`` as a float, refusing NaN, ±inf (and values below ``minimum``) with a message that names the parameter."""
+    what = "a finite number" + ("" if minimum is None else f" >= {minimum:g}")
     try:
-        value = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}") from None
-    if not np.isfinite(value):
-        raise ValueError(f"{owner}: {name} must be finite, got {value}")
-    return value
+        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}") from None
+    if not np.isfinite(number) or minimum is not None and number < minimum:
+        raise ValueError(f"{owner}: {name} must be {what}, got {number}")
+    return number
 
 
 class LinearRule(Rule):
@@ -281,7 +282,7 @@ class Epsilon(LinearRule):
     """
 
     def __init__(self, epsilon: float = 1e-6, sign: str = "signed", scale: str = "fixed", bias: bool = True):
-        self.epsilon, self.bias = _finite(epsilon, "epsilon", "Epsilon"), bool(bias)
+        self.epsilon, self.bias = _finite(epsilon, "epsilon", "Epsilon", 0), bool(bias)
         self.sign, self.scale = sign, scale
         self.groups = (Group(1.0, (Term(A, IDENTITY),), IDENTITY if self.bias else None),)
         self.stabiliser = Stabiliser(self.epsilon, sign, scale)
@@ -327,9 +328,7 @@ class Gamma(LinearRule):
     """
 
     def __init__(self, gamma: float = 0.25, bias=True, mode: str = "classic", epsilon=0.0, check_inputs: bool = True):
-        gamma = _finite(gamma, "gamma", "Gamma")
-        if gamma < 0:
-            raise ValueError(f"Gamma: gamma must be a finite number >= 0, got {gamma}")
+        gamma = _finite(gamma, "gamma", "Gamma", 0)
         if mode not in ("classic", "generalised"):
             raise ValueError(f"Gamma: mode must be 'classic' or 'generalised', got {mode!r}")
         self.gamma, self.bias, self.mode, self.check_inputs = float(gamma), _bias_option(bias), mode, bool(check_inputs)
@@ -555,10 +554,8 @@ class WinnerTakesAll(Rule):
         if ties not in ("first", "split"):
             raise ValueError(f"WinnerTakesAll: ties must be 'first' or 'split', got {ties!r}")
         self.ties = ties
-        self.epsilon = _finite(epsilon, "epsilon", "WinnerTakesAll")
+        self.epsilon = _finite(epsilon, "epsilon", "WinnerTakesAll", 0)
         self.selection_rule = Epsilon(self.epsilon) if self.epsilon else None
-        if self.epsilon < 0:
-            raise ValueError(f"WinnerTakesAll: epsilon must be >= 0, got {epsilon}")
 
     def describe(self):
         extra = ("" if self.ties == "first" else "ties='split'") + (f", epsilon={self.epsilon:g}" if self.epsilon else "")

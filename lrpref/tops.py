@@ -29,7 +29,10 @@ def resolve_target(output: np.ndarray, target):
             if array.shape != output.shape:
                 raise ValueError(f"an explicit top relevance must have the output's shape {output.shape}, got {array.shape}")
             check_finite(array, "the explicit top relevance")
-            return None, array.astype(output.dtype, copy=False)
+            if array.dtype != output.dtype:
+                raise TypeError(f"the explicit top relevance is {array.dtype} but the network output is {output.dtype}; "
+                                f"never mixed silently: cast it explicitly")
+            return None, array
         if array.dtype.kind not in "iu" or array.ndim != 1:
             raise TypeError(f"target must be None, an int, N ints or a float array of the output's shape; "
                             f"got {array.dtype} of shape {array.shape}")

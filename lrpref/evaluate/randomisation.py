@@ -138,6 +138,8 @@ def model_randomisation(net: Sequential, explainer, x, target=None, *, mode: str
     """
     if not isinstance(net, Sequential):
         raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
+    if not callable(explainer):
+        raise TypeError(f"explainer must be a callable explainer(net, x, target) -> maps, got {explainer!r}")
     mode = choice(mode, ("cascading", "independent"), "mode")
     measures = tuple(choice(measure, MEASURES, "similarity measure") for measure in np.atleast_1d(measures).tolist())
     check_target(target)

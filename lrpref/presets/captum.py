@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
+from ..paths import Quadrature
 from ..layers import Identity, LeakyReLU, MaxPool2d, Sigmoid
 from ._common import UnsupportedRule, weight_layer_map
 
@@ -135,4 +136,4 @@ def integrated_gradients(baselines=None, n_steps: int = 50, method: str = "gauss
         if method == "riemann_trapezoid":
             sizes[[0, -1]] /= 2
     return {"method": "ig", "reference": baselines, "steps": n,
-            "riemann": (points, sizes.astype(np.float32).astype(np.float64))}
+            "riemann": Quadrature(points, sizes.astype(np.float32).astype(np.float64), check_sum=False)}

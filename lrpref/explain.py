@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from . import methods
+import numpy as np
+
+from . import config, methods
 from .composites import as_composite
 from .explanation import Explanation, LayerRelevance
 from .network import Graph
@@ -67,15 +69,33 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     if spec.steps or not isinstance(riemann, str) or riemann != "right":
         if isinstance(riemann, str) and riemann not in RULES:
             raise ValueError(f"unknown quadrature rule {riemann!r}; one of {RULES}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        steps = int(steps)
+        if steps > config.max_steps:
+            raise ValueError(f"steps={steps} is above lrpref.config.max_steps = {config.max_steps}: each step is a forward "
+                             f"and a backward pass of the batch, so this run would take about {steps} times as long as a "
+                             f"gradient; raise lrpref.config.max_steps to allow it")
         quadrature(steps, riemann)
     x = net.check_input(x)
 
     def explain_lrp(top, layer_rule, network=net):
         return _lrp(network, x, top, layer_rule, keep_messages, path, max_matrix_bytes)
 
-    return methods.run(spec, methods.Call(net, x, target, rule, reference, steps, riemann, options, explain_lrp))
+    ex = methods.run(spec, methods.Call(net, x, target, rule, reference, steps, riemann, options, explain_lrp))
+    _check_finite_relevance(ex, net)
+    return ex
+
+
+def _check_finite_relevance(ex, net) -> None:
+    """Refuse an explanation whose relevance overflowed on the way down, naming the first node (from the top) where it did."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(ex.relevance.sum()) or np.all(np.isfinite(ex.relevance)):
+            return
+    where = next((record.where for record in reversed(ex.layers)
+                  if not all(np.all(np.isfinite(r)) for r in record.relevance_edges)), "the input")
+    raise FloatingPointError(f"{where}: the relevance overflowed (became non-finite) on the way down in {ex.relevance.dtype}; "
+                             f"explain in float64 (net.astype(np.float64)) or scale the input")
 
 
 def _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes) -> Explanation:

@@ -249,9 +249,18 @@ class Graph:
         for k, node in enumerate(self.nodes):
             inputs = self.inputs_of(k, activations)
             y, state = node.layer.forward_with_state(*inputs) if states else (node.layer.forward(*inputs), None)
+            self._check_finite_output(k, y)
             activations.append(y)
             kept.append(state)
         return (activations, kept) if states else activations
+
+    def _check_finite_output(self, k, y):
+        """Refuse an output that became non-finite from finite inputs (overflow), naming the node where it happened."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = y.sum()
+        if not np.isfinite(total) and not np.all(np.isfinite(y)):  # the sum alone may overflow while every entry is finite
+            raise FloatingPointError(f"{self.where(k)}: the forward pass overflowed ({int(np.count_nonzero(~np.isfinite(y)))} "
+                                     f"non-finite value(s), from finite inputs) in {y.dtype}; scale the input or use float64")
 
     def record_reference(self, reference) -> list[np.ndarray]:
         """:meth:`record` of a reference input; one shared by the whole batch (batch axis 1) is remembered.

@@ -462,7 +462,44 @@ class _Unsavable(lr.Identity):
     """A layer type the file format does not know."""
 
 
-AREAS = {"explain targets": EXPLAIN_TARGETS, "explain inputs": EXPLAIN_INPUTS, "explain options": EXPLAIN_OPTIONS,
+# --------------------------------------------------------------------------- graphs and overflow
+
+HUGE = lr.Sequential([lr.Dense(np.full((2, 3), 1e30, np.float32)), lr.ReLU(), lr.Dense(np.full((2, 2), 1e30, np.float32))])
+_x = lr.Input()
+RESIDUAL = lr.Graph(_x, lr.Dense(np.ones((2, 3)))(lr.Add()(lr.ReLU()(lr.Dense(np.eye(3))(_x, name="inner")), _x, name="sum")))
+
+GRAPHS = [
+    case("forward overflow", lambda tmp: HUGE.forward(np.ones((1, 3), np.float32)), FloatingPointError,
+         r"layer 2 \(Dense\(2→2, no bias\)\): the forward pass overflowed"),
+    case("relevance overflow", lambda tmp: lr.explain(HUGE, np.full((1, 3), 1e-30, np.float32), method="ig", steps=3),
+         FloatingPointError, r"layer 0 \(Dense\(3→2, no bias\)\): the relevance overflowed"),
+    case("steps above the bound", lambda tmp: lr.explain(MLP, X, method="ig", steps=10**9), ValueError,
+         r"steps=1000000000 is above lrpref.config.max_steps"),
+    case("layer applied to an array", lambda tmp: lr.ReLU()(X), TypeError, r"input 0 is ndarray.*layer.forward\(x\)"),
+    case("Add of one input", lambda tmp: lr.Add()(lr.Input()), TypeError, r"takes two or more inputs, got 1"),
+    case("Add of two shapes", lambda tmp: lr.explain(lr.Graph(_x, lr.Add()(lr.Dense(np.ones((2, 3)))(_x), _x, name="s")), X[:, :3]),
+         lr.ShapeError, r"node 1 's'.*input 1 has a sample shape \(3,\), input 0 \(2,\)"),
+    case("Concat axis 0", lambda tmp: lr.Concat(0), ValueError, r"axis must be an int >= 1"),
+    case("Concat shapes", lambda tmp: lr.Concat(1).output_shape((2, 3, 3), (2, 4, 3)), lr.ShapeError, r"may differ only along axis 1"),
+    case("node name taken", lambda tmp: lr.Graph.from_nodes([("a", lr.ReLU(), ["input"]), ("a", lr.Tanh(), ["a"])]), ValueError,
+         r"the name 'a' is taken"),
+    case("node reading nothing known", lambda tmp: lr.Graph.from_nodes([("a", lr.ReLU(), ["z"])]), ValueError,
+         r"node 0 'a' reads 'z'"),
+    case("dead node", lambda tmp: lr.Graph.from_nodes([("a", lr.ReLU(), ["input"]), ("b", lr.Tanh(), ["input"])]), ValueError,
+         r"\['a'\] do not reach the output"),
+    case("second input", lambda tmp: lr.Graph(_x, lr.Add()(_x, lr.Input("other"))), ValueError, r"depends on another input"),
+    case("composite unknown node name", lambda tmp: lr.explain(RESIDUAL, X, rule=lr.Composite(default=lr.LRP0(), layers={"x": lr.LRP0()})),
+         KeyError, r"no node of that name"),
+    case("pass rule on a sum", lambda tmp: lr.explain(RESIDUAL, X, rule=lr.Composite(default=lr.LRP0(), layers={"sum": lr.Pass()})),
+         TypeError, r"node 2 'sum' \(Add\(\)\): the rule Pass\(\) applies to layers that pass relevance through"),
+    case("cam at an unknown node", lambda tmp: lr.explain(RESIDUAL, X, method="grad-cam", layer="nope"), KeyError,
+         r"no node named 'nope'"),
+    case("SumSplit mode", lambda tmp: lr.SumSplit("half"), ValueError, r"SumSplit: mode must be one of"),
+    case("rule made immutable", lambda tmp: setattr(lr.Epsilon(0.1), "epsilon", 0.5), AttributeError,
+         r"Epsilon\(0.1\) is immutable"),
+]
+
+AREAS = {"graphs and overflow": GRAPHS, "explain targets": EXPLAIN_TARGETS, "explain inputs": EXPLAIN_INPUTS, "explain options": EXPLAIN_OPTIONS,
          "rules": RULES, "layers": LAYERS, "networks": NETWORK, "composites and presets": COMPOSITES, "verify": VERIFY,
          "evaluate": EVALUATE, "loaders": LOADERS}
 CASES = [(area, c) for area, cases in AREAS.items() for c in cases]

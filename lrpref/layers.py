@@ -71,12 +71,15 @@ class ShapeError(ValueError):
 
 
 def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)):
-        value = (int(value), int(value))
-    value = tuple(int(v) for v in value)
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return value
+    """An int or a pair of ints as a pair (bools and floats refused)."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(value):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2 and all(is_int(v) for v in value):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
 def _parameter(array, name: str, owner: str, ndim: int | None = None, dtype=None, like=None) -> np.ndarray:
@@ -97,6 +100,17 @@ def _parameter(array, name: str, owner: str, ndim: int | None = None, dtype=None
     check_finite(array, f"{owner} {name}")
     array.setflags(write=False)
     return array
+
+
+def _number(value, name: str, owner: str) -> float:
+    """A finite float setting (``negative_slope``, ``p``, ``eps``), refused with its name otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, (bool, np.bool_)) or not math.isfinite(number):
+        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    return number
 
 
 def _per_position(values, shape) -> np.ndarray:
@@ -285,9 +299,7 @@ class LeakyReLU(ElementWise):
     """``x`` for ``x > 0``, else ``negative_slope * x`` (derivative ``negative_slope`` at 0, as PyTorch)."""
 
     def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = float(negative_slope)
-        if not np.isfinite(self.negative_slope):
-            raise ValueError(f"LeakyReLU: negative_slope must be finite, got {self.negative_slope}")
+        self.negative_slope = _number(negative_slope, "negative_slope", "LeakyReLU")
 
     def spec(self):
         return {"negative_slope": self.negative_slope}
@@ -331,7 +343,7 @@ class Dropout(Identity):
     """Dropout at evaluation time: the identity. ``p`` is kept for the record only."""
 
     def __init__(self, p: float = 0.5):
-        self.p = float(p)
+        self.p = _number(p, "p", "Dropout")
         if not 0 <= self.p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
 
@@ -987,9 +999,7 @@ class BatchNorm(Affine):
         for name, array in (("var", self.var), ("gamma", self.gamma), ("beta", self.beta)):
             if array.shape != (channels,):
                 raise ShapeError(f"BatchNorm: mean has {channels} channels but {name} has shape {array.shape}")
-        self.eps = float(eps)
-        if not np.isfinite(self.eps):
-            raise ValueError(f"BatchNorm: eps must be finite, got {eps!r}")
+        self.eps = _number(eps, "eps", "BatchNorm")
         if np.any(self.var + self.eps <= 0):
             raise ValueError("BatchNorm: var + eps must be positive")
         self.channels = channels

@@ -15,14 +15,14 @@ with a message saying to re-save them with this version.
 
 from __future__ import annotations
 
-import math
+import inspect
 from pathlib import Path
 
 import numpy as np
 
 from . import layers as L
 from ._integrity import FileFormatError, read_archive, write_archive
-from .network import Sequential
+from .network import Graph, Sequential
 
 __all__ = ["save", "load", "FORMAT", "VERSION", "FileFormatError"]
 
@@ -32,72 +32,49 @@ WHAT = "lrpref network file"
 _LEGACY = {"network.json": "it was written by an older lrpref (format version 1, without checksums); "
                            "load it with that version and re-save with this version"}
 
-# ---------------------------------------------------------------------------- the layer table
-# type name: (constructor, arrays [(attribute, argument, required)], settings [(attribute, argument, kind)]).
-# The only place that knows how a layer becomes JSON + arrays and back (_entry / _layer below).
-
-_LAYERS = {
-    "Dense": (L.Dense, [("W", "W", True), ("bias", "b", False)], []),
-    "Conv2d": (L.Conv2d, [("W", "W", True), ("bias", "b", False)],
-               [("stride", "stride", "pair"), ("padding", "padding", "pair"), ("dilation", "dilation", "pair"),
-                ("groups", "groups", "int")]),
-    "MaxPool2d": (L.MaxPool2d, [], [("kernel", "kernel_size", "pair"), ("stride", "stride", "pair"),
-                                    ("padding", "padding", "pair"), ("dilation", "dilation", "pair")]),
-    "AvgPool2d": (L.AvgPool2d, [], [("kernel", "kernel_size", "pair"), ("stride", "stride", "pair"),
-                                    ("padding", "padding", "pair"), ("count_include_pad", "count_include_pad", "bool")]),
-    "AdaptiveAvgPool2d": (L.AdaptiveAvgPool2d, [], [("output_size", "output_size", "pair")]),
-    "BatchNorm": (L.BatchNorm, [("mean", "mean", True), ("var", "var", True), ("gamma", "gamma", True),
-                                ("beta", "beta", True)], [("eps", "eps", "number")]),
-    "LeakyReLU": (L.LeakyReLU, [], [("negative_slope", "negative_slope", "number")]),
-    "Dropout": (L.Dropout, [], [("p", "p", "number")]),
-    "ReLU": (L.ReLU, [], []), "Tanh": (L.Tanh, [], []), "Sigmoid": (L.Sigmoid, [], []),
-    "Identity": (L.Identity, [], []), "Flatten": (L.Flatten, [], []),
-}
-
-_KINDS = {
-    "int": ("an integer", lambda v: type(v) is int),
-    "pair": ("an integer or a list of two integers",
-             lambda v: type(v) is int or (isinstance(v, list) and len(v) == 2 and all(type(i) is int for i in v))),
-    "bool": ("true or false", lambda v: type(v) is bool),
-    "number": ("a finite number", lambda v: type(v) in (int, float) and math.isfinite(v)),
-}
+# ---------------------------------------------------------------------------- layers as JSON + arrays
+# A layer is stored as its type name and its constructor arguments (``layer.spec()``): arrays by
+# key, everything else as JSON settings. Reading rebuilds it with ``type(**arguments)`` and checks
+# that its ``spec()`` gives back exactly what the file says, so a setting the constructor would
+# read differently (a stride of 1.5, a flag "yes") is refused instead of silently changed.
 
 
-def _plain(value):
-    return [int(v) for v in value] if isinstance(value, tuple) else value
+def _jsonable(value):
+    return [_jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def _entry(layer, k) -> tuple[dict, dict]:
     """``(JSON entry, arrays)`` of layer ``k``."""
     name = type(layer).__name__
-    if name not in _LAYERS:
-        raise TypeError(f"layer {k}: {name} cannot be saved; savable layers: {', '.join(_LAYERS)}")
-    _, array_fields, settings = _LAYERS[name]
-    entry = {"type": name, "arrays": {}, "settings": {arg: _plain(getattr(layer, attr)) for attr, arg, _ in settings}}
-    arrays = {}
-    for attr, arg, _ in array_fields:
-        value = getattr(layer, attr)
-        if value is not None:
+    if L.LAYER_TYPES.get(name) is not type(layer):
+        raise TypeError(f"layer {k}: {name} cannot be saved; savable layers: {', '.join(sorted(L.LAYER_TYPES))}")
+    entry, arrays = {"type": name, "arrays": {}, "settings": {}}, {}
+    for arg, value in layer.spec().items():
+        if isinstance(value, np.ndarray):
             arrays[f"layer{k}.{arg}"] = value
             entry["arrays"][arg] = f"layer{k}.{arg}"
+        elif value is not None:
+            entry["settings"][arg] = _jsonable(value)
     return entry, arrays
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
 
 
 def _layer(entry, arrays: dict, dtype: np.dtype, where: str):
     """The layer of one JSON entry; ``where`` names the file and the entry in errors."""
-    if not isinstance(entry, dict) or set(entry) != {"type", "arrays", "settings"}:
-        raise FileFormatError(f"{where} must be an object with exactly the keys 'type', 'arrays', 'settings'")
+    if not isinstance(entry, dict) or not {"type", "arrays", "settings"} <= set(entry) <= _ENTRY_KEYS:
+        raise FileFormatError(f"{where} must be an object with exactly the keys 'type', 'arrays', 'settings' "
+                              f"(and, for a graph's node, 'name' and 'inputs')")
     kind = entry["type"]
-    if not isinstance(kind, str) or kind not in _LAYERS:
-        raise FileFormatError(f"{where} has unknown type {kind!r}; known types: {', '.join(_LAYERS)}")
-    constructor, array_fields, settings = _LAYERS[kind]
+    if not isinstance(kind, str) or kind not in L.LAYER_TYPES:
+        raise FileFormatError(f"{where} has unknown type {kind!r}; known types: {', '.join(sorted(L.LAYER_TYPES))}")
     references, values = entry["arrays"], entry["settings"]
     if not isinstance(references, dict) or not isinstance(values, dict):
         raise FileFormatError(f"{where} ({kind}): 'arrays' and 'settings' must be JSON objects")
-    allowed, required = {arg for _, arg, _ in array_fields}, {arg for _, arg, needed in array_fields if needed}
-    if not required <= set(references) <= allowed:
-        raise FileFormatError(f"{where} ({kind}): arrays {sorted(references)}; expected {sorted(required)}"
-                              + (f" and optionally {sorted(allowed - required)}" if allowed - required else ""))
     kwargs = {}
     for arg, key in references.items():
         if not isinstance(key, str) or key not in arrays:
@@ -108,31 +85,51 @@ def _layer(entry, arrays: dict, dtype: np.dtype, where: str):
         if not np.all(np.isfinite(array)):
             raise FileFormatError(f"{where} ({kind}): the entry {key!r} holds non-finite values (NaN or inf)")
         kwargs[arg] = array
-    expected = {arg: kind_ for _, arg, kind_ in settings}
-    if set(values) != set(expected):
-        raise FileFormatError(f"{where} ({kind}): settings {sorted(values)}; expected exactly {sorted(expected)}")
-    for arg, value in values.items():
-        text, valid = _KINDS[expected[arg]]
-        if not valid(value):
-            raise FileFormatError(f"{where} ({kind}): setting {arg!r} must be {text}, got {value!r}")
+    if set(kwargs) & set(values):
+        raise FileFormatError(f"{where} ({kind}): {sorted(set(kwargs) & set(values))} given both as array and setting")
+    parameters = inspect.signature(L.LAYER_TYPES[kind]).parameters.values()
+    missing = sorted(p.name for p in parameters if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD
+                     and p.name not in kwargs and p.name not in values)
+    if missing:
+        raise FileFormatError(f"{where} ({kind}): arguments {sorted({**kwargs, **values})}; the required {missing} are missing")
     try:
-        return constructor(**kwargs, **values)
+        layer = L.LAYER_TYPES[kind](**kwargs, **values)
     except (ValueError, TypeError) as error:
         raise FileFormatError(f"{where} ({kind}): {error}") from None
+    written, _ = _entry(layer, 0)
+    expected = {arg: value for arg, value in layer.spec().items() if value is not None}
+    given = {**kwargs, **values}
+    if set(expected) != set(given):
+        raise FileFormatError(f"{where} ({kind}): arguments {sorted(given)}; expected exactly {sorted(expected)}")
+    for arg, value in given.items():
+        if not _same(_jsonable(expected[arg]) if arg in written["settings"] else expected[arg], value):
+            raise FileFormatError(f"{where} ({kind}): setting {arg!r} = {value!r} is not what the layer takes "
+                                  f"(it would read it as {_jsonable(expected[arg])!r})")
+    return layer
+
+
+_ENTRY_KEYS = {"type", "arrays", "settings", "name", "inputs"}
 
 
 # ---------------------------------------------------------------------------- files
 
 
-def save(net: Sequential, path, meta: dict | None = None) -> Path:
-    """Write ``net`` (and a JSON-serialisable ``meta`` dict) to ``path`` (``.npz``, checksummed); returns the path written."""
-    if not isinstance(net, Sequential):
-        raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
+def save(net: Graph, path, meta: dict | None = None) -> Path:
+    """Write ``net`` (and a JSON-serialisable ``meta`` dict) to ``path`` (``.npz``, checksummed); returns the path written.
+
+    A :class:`~lrpref.Sequential` is stored as its list of layers; any other graph also stores each
+    node's name and the names of the tensors it reads (``"input"`` for the network input).
+    """
+    if not isinstance(net, Graph):
+        raise TypeError(f"net must be an lrpref.Sequential or Graph, got {type(net).__name__}")
     if meta is not None and not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict (JSON-serialisable), got {type(meta).__name__}")
     arrays, description = {}, []
     for k, layer in enumerate(net):
         entry, layer_arrays = _entry(layer, k)
+        if not isinstance(net, Sequential):
+            node = net.nodes[k]
+            entry.update(name=node.name, inputs=[net.tensor_name(t) for t in node.inputs])
         description.append(entry)
         arrays.update(layer_arrays)
     dtype = None if net.dtype is None else str(net.dtype)
@@ -140,7 +137,7 @@ def save(net: Sequential, path, meta: dict | None = None) -> Path:
     return write_archive(path, arrays, document)
 
 
-def load(path) -> tuple[Sequential, dict]:
+def load(path) -> tuple[Graph, dict]:
     """``(net, meta)`` from a file written by :func:`save`; never unpickles. Raises :class:`FileFormatError`."""
     arrays, document = read_archive(path, WHAT, legacy=_LEGACY)
     where = f"{path}: the entry 'document.json'"
@@ -163,8 +160,14 @@ def load(path) -> tuple[Sequential, dict]:
     used = {key for entry in document["layers"] for key in entry["arrays"].values()}
     if set(arrays) != used:
         raise FileFormatError(f"{path}: the entries {sorted(set(arrays) - used)} belong to no layer")
+    graph = [("name" in entry, "inputs" in entry) for entry in document["layers"]]
+    if len(set(graph)) > 1 or graph[0][0] != graph[0][1]:
+        raise FileFormatError(f"{where}: either every layer has 'name' and 'inputs' (a graph) or none does (a chain)")
     try:
-        net = Sequential(built)
-    except (ValueError, TypeError) as error:
+        if graph[0][0]:
+            net = Graph.from_nodes([(entry["name"], layer, entry["inputs"]) for entry, layer in zip(document["layers"], built)])
+        else:
+            net = Sequential(built)
+    except (ValueError, TypeError, KeyError) as error:
         raise FileFormatError(f"{path}: the layers do not form a network: {error}") from None
     return net, document["meta"]

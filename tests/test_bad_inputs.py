@@ -442,7 +442,7 @@ LOADERS = [
     case("load an unknown layer type", lambda tmp: LOAD(network_file(tmp, [{"type": "Softmax", "arrays": {}, "settings": {}}])),
          FileFormatError, r"bad\.npz: layer 0 has unknown type 'Softmax'"),
     case("load a missing array", lambda tmp: LOAD(network_file(tmp, [{"type": "Dense", "arrays": {}, "settings": {}}])), FileFormatError,
-         r"bad\.npz: layer 0 \(Dense\): arrays \[\]; expected \['W'\]"),
+         r"bad\.npz: layer 0 \(Dense\): arguments \[\]; the required \['W'\] are missing"),
     case("load an int array", lambda tmp: LOAD(network_file(tmp, [DENSE], {"layer0.W": np.eye(2, dtype=np.int32)})), FileFormatError,
          r"bad\.npz: layer 0 \(Dense\): the entry 'layer0\.W' is int32; the network is float64"),
     case("load an array of the wrong rank", lambda tmp: LOAD(network_file(tmp, [DENSE], {"layer0.W": np.ones((2, 2, 2))})), FileFormatError,
@@ -451,8 +451,9 @@ LOADERS = [
          r"bad\.npz: layer 0 \(Dense\): the entry 'layer0\.W' holds non-finite values"),
     case("load a setting of the wrong type", lambda tmp: LOAD(network_file(
         tmp, [{"type": "LeakyReLU", "arrays": {}, "settings": {"negative_slope": [0.1]}}])), FileFormatError,
-        r"bad\.npz: layer 0 \(LeakyReLU\): setting 'negative_slope' must be a finite number"),
-    case("save a non-network", lambda tmp: serialize.save([1], tmp / "x.npz"), TypeError, r"net must be an lrpref.Sequential, got list"),
+        r"bad\.npz: layer 0 \(LeakyReLU\): LeakyReLU: negative_slope must be a finite number, got \[0.1\]"),
+    case("save a non-network", lambda tmp: serialize.save([1], tmp / "x.npz"), TypeError,
+         r"net must be an lrpref.Sequential or Graph, got list"),
     case("save an unsavable layer", lambda tmp: serialize.save(lr.Sequential([_Unsavable()]), tmp / "x.npz"),
          TypeError, r"layer 0: _Unsavable cannot be saved"),
 ]

@@ -134,7 +134,7 @@ MALFORMED = [
     ([{"type": "Dense", "arrays": {"W": "layer0.W"}}], W, {}, "layer 0 must be an object with exactly the keys"),
     ([{"type": "Softmax", "arrays": {}, "settings": {}}], {}, {}, "layer 0 has unknown type 'Softmax'"),
     ([{"type": 3, "arrays": {}, "settings": {}}], {}, {}, "layer 0 has unknown type 3"),
-    ([{"type": "Dense", "arrays": {}, "settings": {}}], {}, {}, r"layer 0 \(Dense\): arrays \[\]; expected \['W'\]"),
+    ([{"type": "Dense", "arrays": {}, "settings": {}}], {}, {}, r"layer 0 \(Dense\): arguments \[\]; the required \['W'\] are missing"),
     ([{"type": "Dense", "arrays": ["layer0.W"], "settings": {}}], W, {}, "'arrays' and 'settings' must be JSON objects"),
     ([{"type": "Dense", "arrays": {"W": "layer9.W"}, "settings": {}}], W, {}, "refers to 'layer9.W', which is not in the file"),
     ([DENSE], {"layer0.W": np.eye(2, dtype=np.float32)}, {}, "the entry 'layer0.W' is float32; the network is float64"),
@@ -144,16 +144,16 @@ MALFORMED = [
     ([{"type": "Dense", "arrays": {"W": "layer0.W", "b": "layer0.b"}, "settings": {}}],
      {"layer0.W": np.eye(2), "layer0.b": np.ones(3)}, {}, "b has 3 entries"),
     ([DENSE], {"layer0.W": np.eye(2), "stray": np.ones(1)}, {}, r"the entries \['stray'\] belong to no layer"),
-    ([{"type": "LeakyReLU", "arrays": {}, "settings": {}}], {}, {}, r"settings \[\]; expected exactly \['negative_slope'\]"),
+    ([{"type": "LeakyReLU", "arrays": {}, "settings": {}}], {}, {}, r"arguments \[\]; expected exactly \['negative_slope'\]"),
     ([{"type": "LeakyReLU", "arrays": {}, "settings": {"negative_slope": "0.1"}}], {}, {},
-     "setting 'negative_slope' must be a finite number, got '0.1'"),
+     "setting 'negative_slope' = '0.1' is not what the layer takes \\(it would read it as 0.1\\)"),
     ([{"type": "MaxPool2d", "arrays": {}, "settings": {"kernel_size": 1.5, "stride": 2, "padding": 0, "dilation": 1}}], {}, {},
-     "setting 'kernel_size' must be an integer or a list of two integers, got 1.5"),
+     r"layer 0 \(MaxPool2d\): kernel_size must be an int or a pair of ints, got 1.5"),
     ([{"type": "MaxPool2d", "arrays": {}, "settings": {"kernel_size": 0, "stride": 2, "padding": 0, "dilation": 1}}], {}, {},
      r"layer 0 \(MaxPool2d\): MaxPool2d: kernel, stride and dilation must be >= 1"),
     ([{"type": "AvgPool2d", "arrays": {}, "settings": {"kernel_size": 2, "stride": 2, "padding": 0,
                                                         "count_include_pad": 1}}], {}, {},
-     "setting 'count_include_pad' must be true or false"),
+     "setting 'count_include_pad' = 1 is not what the layer takes \\(it would read it as True\\)"),
     ([DENSE], W, {"dtype": "int8"}, "'dtype' must be 'float32', 'float64' or null"),
     ([DENSE], W, {"meta": [1, 2]}, "'meta' must be a JSON object"),
     ([DENSE], W, {"version": 1}, "version 1; this lrpref reads version 2"),
@@ -238,3 +238,33 @@ def test_saving_twice_gives_identical_bytes(tmp_path, monkeypatch):
     second = serialize.save(net, tmp_path / "b", meta={"note": "same"})
     assert second.name == "b.npz"
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_graph_round_trips_with_its_names_and_edges(tmp_path):
+    from test_graph import conv_dense_block, conv_residual
+
+    for build in (conv_residual, conv_dense_block):
+        net, x = build()
+        path = lr.serialize.save(net, tmp_path / f"{build.__name__}.npz", meta={"kind": "graph"})
+        loaded, meta = lr.serialize.load(path)
+        assert meta == {"kind": "graph"} and type(loaded) is lr.Graph
+        assert [(n.name, n.inputs, n.layer.describe()) for n in loaded.nodes] == \
+            [(n.name, n.inputs, n.layer.describe()) for n in net.nodes]
+        np.testing.assert_array_equal(loaded.forward(x), net.forward(x))
+        np.testing.assert_array_equal(lr.explain(loaded, x, rule=lr.Epsilon(0.1)).relevance,
+                                      lr.explain(net, x, rule=lr.Epsilon(0.1)).relevance)
+
+
+def test_a_graph_file_with_broken_edges_is_refused(tmp_path):
+    x = lr.Input()
+    net = lr.Graph(x, lr.Add()(lr.ReLU()(x, name="r"), x, name="s"))
+    path = lr.serialize.save(net, tmp_path / "g.npz")
+    arrays, document = lr._integrity.read_archive(path)
+    document["layers"][1]["inputs"] = ["r", "nowhere"]
+    lr._integrity.write_archive(tmp_path / "broken", {k: np.array(v) for k, v in arrays.items()}, document)
+    with pytest.raises(lr.serialize.FileFormatError, match="the layers do not form a network: node 1 's' reads 'nowhere'"):
+        lr.serialize.load(tmp_path / "broken.npz")
+    del document["layers"][0]["name"]
+    lr._integrity.write_archive(tmp_path / "half", {k: np.array(v) for k, v in arrays.items()}, document)
+    with pytest.raises(lr.serialize.FileFormatError, match="either every layer has 'name' and 'inputs'"):
+        lr.serialize.load(tmp_path / "half.npz")

@@ -27,7 +27,9 @@ from .explain import explain
 from .report import Report
 from .rules import Epsilon
 
-__all__ = ["run", "DIGIT_METHODS"]
+__all__ = ["run", "DIGIT_METHODS", "MAX_COUNT"]
+
+MAX_COUNT = 450  # the test digits of digits_split()
 
 # name -> keyword arguments of lrpref.explain
 DIGIT_METHODS = {

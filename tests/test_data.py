@@ -171,3 +171,31 @@ def test_bundled_models_load_from_an_installed_package(tmp_path):
     assert out["cnn"] == load_network("digits_cnn")[1]["test_accuracy"]
     assert np.array_equal(out["texture"], load_bow("texture")[0].decision_function(list(texture_split()[1][::16])))
     assert np.array_equal(out["faces"], load_bow("faces")[0].decision_function(list(faces_split()[1][::10])))
+
+
+@long_retraining
+def test_texture_cnn_script_reproduces_the_weights():
+    pytest.importorskip("torch")
+    make = script("make_texture_cnn")
+    difference, recorded, accuracy = make.check()
+    assert difference <= make.TOLERANCE and accuracy == recorded  # measured: difference 0
+
+
+def test_texture_cnn_accuracy_and_composites():
+    from lrpref.datasets import texture_composites
+
+    net, meta = load_network("texture_cnn")
+    _, x_test, _, y_test = texture_split()
+    labels = np.array([TEXTURES.index(name) for name in y_test])
+    assert np.mean(net(x_test[:, None]).argmax(1) == labels) == meta["test_accuracy"] >= 0.9
+    composites = texture_composites(6, seed=1)
+    assert composites.images.shape == (6, 1, 64, 64) and composites.masks.sum(axis=(1, 2)).tolist() == [32 * 32] * 6
+    assert np.all(composites.patch != composites.background)
+    from skimage import data
+    from skimage.util import img_as_float
+
+    for image, mask, patch in zip(composites.images[:2], composites.masks, composites.patch):
+        test_half = img_as_float(getattr(data, TEXTURES[patch])())[:, 256:]  # the patch is a test crop of its texture
+        windows = np.lib.stride_tricks.sliding_window_view(test_half, (32, 32))
+        assert np.any(np.all(windows == image[0][mask].reshape(32, 32), axis=(2, 3)))
+    assert np.array_equal(texture_composites(6, seed=1).images, composites.images)  # seeded

@@ -25,14 +25,14 @@ instead of writing it.
     python data/scripts/make_digits_cnn.py [--check]
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import torch_trained
+
 import lrpref as lr
-from lrpref import serialize
 from lrpref.datasets import digits_split
 
 OUT = Path(__file__).resolve().parents[1] / "digits_cnn.npz"  # data/digits_cnn.npz
@@ -93,37 +93,10 @@ def train():
     return net, meta
 
 
-def compare(net, bundled) -> float:
-    """Largest absolute difference between the parameters of two networks of the same architecture."""
-    largest = 0.0
-    for mine, theirs in zip(net, bundled):
-        for name in ("W", "bias"):
-            if getattr(mine, name, None) is not None:
-                largest = max(largest, float(np.max(np.abs(getattr(mine, name) - getattr(theirs, name)))))
-    return largest
-
-
 def check() -> tuple[float, float, float]:
     """Retrain; ``(largest weight difference, recorded accuracy, retrained accuracy)``."""
-    net, meta = train()
-    bundled, recorded = serialize.load(OUT)
-    return compare(net, bundled), recorded["test_accuracy"], meta["test_accuracy"]
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="retrain and compare with the bundled file")
-    args = parser.parse_args(argv)
-    if args.check:
-        difference, recorded, accuracy = check()
-        print(f"largest |weight difference| {difference:.3e} (tolerance {TOLERANCE:g}); "
-              f"test accuracy {accuracy:.4f} (recorded {recorded:.4f})")
-        return 0 if difference <= TOLERANCE and accuracy == recorded else 1
-    net, meta = train()
-    path = serialize.save(net, OUT, meta=meta)
-    print(f"wrote {path} (test accuracy {meta['test_accuracy']:.4f})")
-    return 0
+    return torch_trained.check(train, OUT)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(torch_trained.main(train, OUT, TOLERANCE, __doc__.splitlines()[0]))

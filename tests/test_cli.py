@@ -2,6 +2,7 @@
 ``conformance``: outputs compared with hand-checked texts, and a table of bad invocations."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,17 @@ def test_demo_writes_a_report_that_a_browser_shows(tmp_path, capsys):
     out = capsys.readouterr().out
     page = tmp_path / "report" / "index.html"
     assert f"report written to {page}" in out
-    assert sorted(p.name for p in page.parent.glob("*.png")) == ["bow-face.png", "bow-texture.png", "digits.png",
-                                                                  "ledger.png", "perturbation.png"]
+    assert sorted(p.name for p in page.parent.glob("*.png")) == [
+        "bow-face.png", "bow-texture.png", "digits.png", "ledger.png", "localisation.png", "perturbation.png",
+        "textures.png"]
     html = page.read_text(encoding="utf-8")
-    for method in ("LRP-ε (0.25)", "EpsilonGammaBox", "DeepLIFT", "LID-IG (n=10)", "SIG-LID-IG (n=10)",
-                   "gradient × input", "sensitivity", "random", "AOPC (MoRF)"):
+    for method in ("LRP-ε (0.25)", "EpsilonGammaBox", "EpsilonPlus", "DeepLIFT", "LID-IG (n=10)", "SIG-LID-IG (n=10)",
+                   "gradient × input", "sensitivity", "random", "AOPC (MoRF)", "relevance mass in the patch",
+                   "rank accuracy in the patch", "95% interval", "significant at the 5% level"):
         assert method in html
-    check_report_in_browser(page, tmp_path, figures=5)
+    text = re.sub(r"<[^>]+>", "", re.sub(r'src="[^"]*"', "", html))
+    assert "`" not in text  # no literal Markdown backticks
+    check_report_in_browser(page, tmp_path, figures=7)
 
 
 def test_demo_rejects_a_bad_count_before_any_work(capsys, tmp_path):

@@ -104,9 +104,10 @@ long_retraining = pytest.mark.skipif(os.environ.get("CI") == "true", reason="lon
 
 
 @long_retraining
-def test_digits_cnn_script_reproduces_the_weights():
+@pytest.mark.parametrize("name", ["make_digits_cnn", "make_texture_cnn"])
+def test_cnn_scripts_reproduce_the_weights(name):
     pytest.importorskip("torch")
-    make = script("make_digits_cnn")
+    make = script(name)
     difference, recorded, accuracy = make.check()
     assert difference <= make.TOLERANCE and accuracy == recorded  # measured: difference 0
 
@@ -171,14 +172,6 @@ def test_bundled_models_load_from_an_installed_package(tmp_path):
     assert out["cnn"] == load_network("digits_cnn")[1]["test_accuracy"]
     assert np.array_equal(out["texture"], load_bow("texture")[0].decision_function(list(texture_split()[1][::16])))
     assert np.array_equal(out["faces"], load_bow("faces")[0].decision_function(list(faces_split()[1][::10])))
-
-
-@long_retraining
-def test_texture_cnn_script_reproduces_the_weights():
-    pytest.importorskip("torch")
-    make = script("make_texture_cnn")
-    difference, recorded, accuracy = make.check()
-    assert difference <= make.TOLERANCE and accuracy == recorded  # measured: difference 0
 
 
 def test_texture_cnn_accuracy_and_composites():

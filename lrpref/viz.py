@@ -1,6 +1,6 @@
 """Figures with matplotlib: heatmaps, overlays, per-layer and multi-scale panels, BoW maps, curves, the ledger.
 
-Colours (spec ``neural.md`` §13, "red = positive, blue = negative, white = 0"): relevance is
+Colours (math.md §13, "red = positive, blue = negative, white = 0"): relevance is
 drawn with matplotlib's ``"bwr"`` map resampled to 257 colours, so that 0 is exactly white,
 between the **symmetric** limits ``±L``: ``L = max |R|`` by default, the ``percentile`` of
 ``|R|`` when one is given (values beyond saturate), or a given ``limit``.
@@ -46,7 +46,7 @@ from .ledger import Ledger
 __all__ = ["heatmap", "overlay", "layer_panel", "multiscale_panel", "bow_maps", "perturbation_curve", "pc_curve",
            "conservation_bars", "interval_plot", "colorbar", "symmetric_limit", "relevance_colormap", "PC_RATIOS"]
 
-PC_RATIOS = tuple(np.round(np.arange(1, 10) / 10, 1))  # spec neural.md §14.1
+PC_RATIOS = tuple(np.round(np.arange(1, 10) / 10, 1))  # math.md §14.1
 PANEL_INCHES = 2.6
 
 
@@ -474,7 +474,7 @@ def _mean_label(label, averaged):
 
 def perturbation_curve(curves, steps=None, ax=None, *, band: bool = True, xlabel: str = "perturbation step k",
                        ylabel: str = "f(x⁽ᵏ⁾)", title: str | None = "region perturbation (MoRF)"):
-    """Perturbation curves ``f(x^(k))``, ``k = 0 .. L`` (spec ``neural.md`` §14.4); returns the Axes.
+    """Perturbation curves ``f(x^(k))``, ``k = 0 .. L`` (math.md §14.4); returns the Axes.
 
     ``curves``: an array (L+1,) or (samples, L+1), or a dict ``{method: such an array}``;
     ``steps`` the x values (default ``0 .. L``). The area over a MoRF curve is the AOPC. The
@@ -491,7 +491,7 @@ def perturbation_curve(curves, steps=None, ax=None, *, band: bool = True, xlabel
 
 def pc_curve(curves, ratios=None, ax=None, *, band: bool = True, xlabel: str = "fraction of pixels removed ρ",
              ylabel: str = "P_c(X_ρ) − P_c(X)", title: str | None = "probability change"):
-    """Probability-change curves ``PC(ρ)`` (spec ``neural.md`` §14.1); higher is better; returns the Axes.
+    """Probability-change curves ``PC(ρ)`` (math.md §14.1); higher is better; returns the Axes.
 
     ``curves``: an array (R,) or (samples, R), or a dict ``{method: such an array}``;
     ``ratios`` the removed fractions (default :data:`PC_RATIOS`, 0.1 .. 0.9, for curves of 9

@@ -1,4 +1,4 @@
-"""The engine of every perturbation metric (spec ``neural.md`` §14.1, §14.2, §14.4).
+"""The engine of every perturbation metric (math.md §14.1, §14.2, §14.4).
 
 A metric describes its perturbations of sample ``n`` by one integer map ``removal[n] (H, W)`` and
 thresholds ``t_1 … t_T``: the ``j``-th perturbed input removes every position whose removal

@@ -235,13 +235,15 @@ def _digits(report, net, x, y, log):
             ax = viz.heatmap(_normalised(ex.relevance), axes[row, col], sample=row, limit=1.0,
                              title=name if row == 0 else None)
             ax.title.set_fontsize(8)
-            ax.set_xlabel(f"explains {int(ex.target[row])} · ΣR {ex.relevance[row].sum():.1f}", fontsize=7)
+            explained = int(ex.target[row])
+            ax.set_xlabel(f"class {explained} ({logits[row, explained]:.1f}) · ΣR {ex.relevance[row].sum():.1f}",
+                          fontsize=7)
     viz.colorbar(figure, axes, 1.0, label=SHARED_SCALE, shrink=0.5)
     report.section("Digits: five explanations of the bundled CNN")
     report.text("Each row is a test digit (left: the input alone, its label, and the class the CNN predicts with its "
-                "logit), each column a method explaining the predicted class; red is relevance for it, blue against "
-                "it, white none. Each map is divided by its own largest |R| (one colour bar for all); ΣR under each "
-                "map is what the method distributed. LRP-ε and the EpsilonGammaBox composite explain the logit; "
+                "logit), each column a method explaining the predicted class (under each map: that class, its logit, "
+                "and ΣR, what the method distributed); red is relevance for it, blue against it, white none. Each map "
+                "is divided by its own largest |R| (one colour bar for all). LRP-ε and the EpsilonGammaBox composite explain the logit; "
                 "DeepLIFT, LID-IG and SIG-LID-IG explain its increment over the all-zero reference (SIG-LID-IG: the "
                 "increment of the class probability).")
     report.figure(figure, "digits.png", "Relevance of six test digits under five methods (columns).")

@@ -33,6 +33,7 @@ import numpy as np
 import torch_trained
 
 import lrpref as lr
+from lrpref._progress import progress
 from lrpref.datasets import digits_split
 
 OUT = Path(__file__).resolve().parents[1] / "digits_cnn.npz"  # data/digits_cnn.npz
@@ -62,7 +63,7 @@ def train():
     optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     inputs, labels = torch.from_numpy(images(x_train)), torch.from_numpy(y_train)
     order = torch.Generator().manual_seed(SEED)
-    for _ in range(EPOCHS):
+    for _ in progress(range(EPOCHS), "epochs"):
         for batch in torch.randperm(len(inputs), generator=order).split(BATCH):
             optimiser.zero_grad()
             nn.functional.cross_entropy(model(inputs[batch]), labels[batch]).backward()

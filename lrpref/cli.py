@@ -117,10 +117,11 @@ def _writable(path: str, option: str) -> Path:
 
 def demo(args) -> int:
     """Explain, score and report on the bundled models (lrpref.demo); prints where the report is."""
-    from .demo import MAX_COUNT, run
+    from .demo import MAX_COUNT, MIN_COUNT, run
 
-    if not 1 <= args.count <= MAX_COUNT:
-        raise UserError(f"--count must be between 1 and {MAX_COUNT} (the test digits), got {args.count}")
+    if not MIN_COUNT <= args.count <= MAX_COUNT:
+        raise UserError(f"--count must be between {MIN_COUNT} and {MAX_COUNT} (a confidence interval needs two images; "
+                        f"there are {MAX_COUNT} test digits), got {args.count}")
     out = Path(args.out)
     existing = next((p for p in [out, *out.parents] if p.exists()), Path("."))
     if not existing.is_dir() or not os.access(existing, os.W_OK):

@@ -35,9 +35,9 @@ from .explain import explain
 from .report import Report
 from .rules import Epsilon
 
-__all__ = ["run", "localisation", "significance", "DIGIT_METHODS", "TEXTURE_METHODS", "MAX_COUNT"]
+__all__ = ["run", "localisation", "significance", "DIGIT_METHODS", "TEXTURE_METHODS", "MIN_COUNT", "MAX_COUNT"]
 
-MAX_COUNT = 450  # the test digits of digits_split()
+MIN_COUNT, MAX_COUNT = 2, 450  # a confidence interval needs two values; digits_split() has 450 test digits
 LEVEL = 0.95
 
 # name -> keyword arguments of lrpref.explain
@@ -150,9 +150,13 @@ def localisation(count: int = 120, seed: int = 0, log=None) -> tuple[dict, objec
     return scores, composites
 
 
-def _texture_figure(net, composites, shown):
-    """Rows: composites; columns: the input alone, then the maps of a few methods over it, the patch outlined."""
+def _texture_figure(net):
+    """Rows: four composites (each texture as the patch once); columns: the input alone, then the maps of a few
+    methods over it, the patch outlined. The composites are a fixed set, whatever the demo's count."""
     methods = ["EpsilonPlus", "EpsilonGammaBox", "LRP-ε (0.25)", "DeepLIFT", "gradient × input"]
+    composites = texture_composites(24, patch_size=PATCH, seed=0)
+    shown = [int(np.flatnonzero(composites.patch == k)[0]) for k in range(len(TEXTURES))]
+    shown.append(next(n for n in range(24) if n not in shown))
     images, masks, patch = composites.images[shown], composites.masks[shown], composites.patch[shown]
     scores = net(images)
     figure = _figure(1.75 * (len(methods) + 1) + 0.6, 1.95 * len(shown))
@@ -183,7 +187,7 @@ def _texture_figure(net, composites, shown):
 
 def _textures(report, count, log):
     net, meta = load_network("texture_cnn")
-    scores, composites = localisation(count, log=log)
+    scores, _ = localisation(count, log=log)
     report.section("Textures: does the relevance land on the pasted patch?")
     report.text(f"The bundled texture CNN (test accuracy {meta['test_accuracy']:.1%} on 64×64 crops of brick, grass and "
                 f"gravel) sees composites with a known answer: a {PATCH}×{PATCH} patch of one texture pasted at a random "
@@ -191,9 +195,7 @@ def _textures(report, count, log):
                 "patch's class (the label under each map: the class explained and its score), so the evidence for it "
                 "should lie inside the patch (dashed square). The maps are drawn over the faded input; red is evidence "
                 "for the class, blue against it, each map divided by its own largest |R| (one colour bar for all).")
-    shown = [next(n for n in range(count) if composites.patch[n] == k) for k in range(len(TEXTURES))]
-    shown += [next(n for n in range(count) if n not in shown)]
-    report.figure(_texture_figure(net, composites, shown), "textures.png",
+    report.figure(_texture_figure(net), "textures.png",
                   "Texture composites: the input alone (left; its predicted class and score below), then where five "
                   "methods find evidence for the patch's class.")
     report.text(f"Over {count} composites: relevance mass accuracy = the share of the positive relevance inside the "
@@ -327,10 +329,10 @@ def run(out, count: int = 120, log=print) -> Path:
     """Write the demo report into the folder ``out``; returns the path of its ``index.html``.
 
     ``count``: the test digits scored by region perturbation and the texture composites
-    localised (1 .. :data:`MAX_COUNT`).
+    localised (2 .. :data:`MAX_COUNT`; a confidence interval needs two values).
     """
-    if not 1 <= count <= MAX_COUNT:
-        raise ValueError(f"count must be between 1 and {MAX_COUNT}, got {count}")
+    if not MIN_COUNT <= count <= MAX_COUNT:
+        raise ValueError(f"count must be between {MIN_COUNT} and {MAX_COUNT}, got {count}")
     start = time.perf_counter()
     net, meta = load_network("digits_cnn")
     _, x_test, _, y_test = digits_split()

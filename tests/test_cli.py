@@ -34,7 +34,8 @@ def test_demo_writes_a_report_that_a_browser_shows(tmp_path, capsys):
 
 def test_demo_rejects_a_bad_count_before_any_work(capsys, tmp_path):
     assert main(["demo", "--out", str(tmp_path / "report"), "--count", "0"]) == 2
-    assert capsys.readouterr().err == "lrpref demo: --count must be between 1 and 450 (the test digits), got 0\n"
+    assert capsys.readouterr().err == ("lrpref demo: --count must be between 2 and 450 (a confidence interval needs two "
+                                       "images; there are 450 test digits), got 0\n")
     assert not (tmp_path / "report").exists()
 
 
@@ -205,8 +206,9 @@ VERIFY = ["verify", "--model", "tiny.npz", "--input", "x.npy", "--candidate", "r
     (VERIFY + ["--target", "a,b"], "--target must be a class index or indices separated by commas, got 'a,b'"),
     (VERIFY + ["--convention", "keras"], "argument --convention: invalid choice: 'keras'"),
     (["verify", *VERIFY[1:7], "--rule", "nonsense"], "unknown rule"),
-    (["demo", "--count", "0"], "lrpref demo: --count must be between 1 and 450 (the test digits), got 0"),
-    (["demo", "--count", "451"], "--count must be between 1 and 450"),
+    (["demo", "--count", "0"], "lrpref demo: --count must be between 2 and 450"),
+    (["demo", "--count", "1"], "--count must be between 2 and 450"),
+    (["demo", "--count", "451"], "--count must be between 2 and 450"),
     (["demo", "--out", "afile"], "--out afile: cannot write there (afile is not a writable folder)"),
     (["demo", "--out", "afile/report"], "cannot write there"),
     (["conformance"], "lrpref conformance: the following arguments are required: action"),

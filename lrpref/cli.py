@@ -203,7 +203,9 @@ def explain_command(args) -> int:
     sample = args.sample % len(x)
     if args.steps:
         print()
-        print(_NEGATIVE_ZERO.sub(r" \1", trace(ex, sample, args.max_size or sys.maxsize)))
+        with np.printoptions(threshold=sys.maxsize):  # NumPy would elide arrays over 1000 numbers with "..."
+            text = trace(ex, sample, args.max_size or sys.maxsize)
+        print(_NEGATIVE_ZERO.sub(r" \1", text))
     else:
         print(f"\nconservation ledger of sample {sample}" + (" (another: --sample K)" if len(x) > 1 else ""))
         print(ex.conservation.sample(sample))
@@ -293,9 +295,10 @@ def _parser() -> argparse.ArgumentParser:
     explain_parser.add_argument("--target", type=int, default=None, help="class to explain (default: the arg-max)")
     explain_parser.add_argument("--steps", action="store_true",
                                 help="print the teaching trace of --sample: every number (z, stabiliser, s, c, R, ...)")
-    explain_parser.add_argument("--max-size", type=int, default=0, metavar="N",
-                                help="with --steps: summarise arrays of more than N values and leave out message "
-                                     "matrices with more than N rows or columns (default 0: print everything)")
+    explain_parser.add_argument("--max-size", type=int, default=256, metavar="N",
+                                help="with --steps: print arrays of up to N numbers in full (larger ones as size, sum, "
+                                     "min, max) and message matrices of up to N rows and columns; 0 prints everything "
+                                     "(default 256: every number of the digits MLP)")
     explain_parser.add_argument("--sample", type=int, default=0, help="which sample's ledger (or trace) to print (0)")
     explain_parser.add_argument("--save", help="save the input relevance to this .npy file")
     kit_parser = commands.add_parser("conformance", help="write the conformance kit, or score another implementation")
@@ -343,6 +346,9 @@ def main(argv=None) -> int:
 
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader went away (`lrpref explain ... --steps | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 1
     except (*_USER_ERRORS, ConformanceError) as error:
         if os.environ.get("LRPREF_TRACEBACK"):  # for debugging lrpref itself
             raise

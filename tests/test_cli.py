@@ -240,6 +240,13 @@ def test_the_console_prints_no_traceback_and_refuses_count_0_at_once(tiny):
         assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
 
 
+def test_a_closed_pipe_ends_the_output_quietly():
+    """``lrpref explain ... --steps | head -3``: no error message when the reader stops early."""
+    result = subprocess.run(f"{sys.executable} -m lrpref.cli explain --model digits_cnn --digit 3 --steps | head -3",
+                            shell=True, capture_output=True, text=True, timeout=120)
+    assert len(result.stdout.splitlines()) == 3 and result.stderr == ""
+
+
 def test_verify_help_lists_the_bundled_models(capsys):
     with pytest.raises(SystemExit):
         main(["verify", "--help"])

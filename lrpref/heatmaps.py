@@ -1,13 +1,13 @@
-"""Heatmaps from explanations: channel sums, stage maps, bilinear up-sampling, multi-scale sums (spec ``neural.md`` §13).
+"""Heatmaps from explanations: channel sums, stage maps, bilinear up-sampling, multi-scale sums (math.md §13).
 
-* :func:`channel_sum` — ``H(p, q) = sum_channels R[·, p, q]`` (seed 001: "将贡献度按通道叠加").
+* :func:`channel_sum` — ``H(p, q) = sum_channels R[·, p, q]`` (Chen et al. 2024: "将贡献度按通道叠加").
 * :func:`stage` — the channel sum of the relevance at the output of a layer (e.g. the max-pool
-  after each VGG block: the seed's stages s1…s5 are torchvision VGG-16 ``features`` 4, 9, 16,
+  after each VGG block: Chen et al.'s stages s1…s5 are torchvision VGG-16 ``features`` 4, 9, 16,
   23, 30).
 * :func:`upsample` — bilinear interpolation with ``align_corners=False`` (PyTorch's
   ``F.interpolate(mode="bilinear")``): value-preserving, not mass-preserving.
 * :func:`multiscale` — ``sum_s Up(H_s)`` over several stages (e.g. ``s54321``), with
-  ``norm="none"`` (the seed's literal sum: with a conservative method the coarse maps dominate),
+  ``norm="none"`` (Chen et al.'s literal sum: with a conservative method the coarse maps dominate),
   ``"maxabs"`` (each up-sampled map scaled to max |H| = 1) or ``"mass"`` (each map's total kept:
   the up-sampled map divided by the area ratio).
 

@@ -1,9 +1,9 @@
-"""Points and weights along a straight path ``t ∈ [0, 1]`` (spec ``neural.md`` §5, §6.3, §15.10).
+"""Points and weights along a straight path ``t ∈ [0, 1]`` (math.md §5, §6.3, §15.10).
 
 ``quadrature(n, rule)`` returns ``(t, w)`` with ``sum w = 1``, so that
 ``∫_0^1 h(t) dt ≈ sum_k w_k h(t_k)``:
 
-* ``"right"`` — ``t_k = k/n``, ``k = 1..n`` (the IG paper, and LID-IG in seed 001; the default);
+* ``"right"`` — ``t_k = k/n``, ``k = 1..n`` (the IG paper, and LID-IG in Chen et al. 2024; the default);
 * ``"left"`` — ``t_k = (k-1)/n``;
 * ``"midpoint"`` — ``t_k = (k - ½)/n``;
 * ``"trapezoid"`` — ``t_k = k/n``, ``k = 0..n``, end weights halved (the IG authors' later code);

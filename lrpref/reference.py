@@ -1,4 +1,4 @@
-"""The reference input of DeepLIFT, IG and the LID family (spec ``neural.md`` §1, §15.15).
+"""The reference input of DeepLIFT, IG and the LID family (math.md §1, §15.15).
 
 ``reference`` is ``None`` or ``0`` (zeros in the model's input space: the default), a number
 (a constant input), an array broadcastable to the batch (one reference for all samples, or one

@@ -19,12 +19,13 @@ __all__ = ["Report"]
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
-figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
+figure { display: block; margin: 0.5em 0 1em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: 0.9em; color: #555; max-width: 520px; }
+figcaption { font-size: 0.9em; color: #555; max-width: 900px; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+code { background: #f2f2f2; padding: 0 0.2em; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 nav a { margin-right: 1em; }
 """
@@ -37,6 +38,11 @@ window.addEventListener("load", () => {
   document.body.setAttribute("data-broken", broken);
 });
 </script>"""
+
+
+def _inline_code(escaped: str) -> str:
+    """``code`` spans of (already escaped) text as ``<code>`` elements."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
 
 
 def _slug(text: str) -> str:
@@ -60,7 +66,8 @@ class Report:
         self._parts.append(f'<h2 id="{anchor}">{html.escape(title)}</h2>')
 
     def text(self, text: str) -> None:
-        self._parts.append(f"<p>{html.escape(text)}</p>")
+        """A paragraph; ``code`` in backticks is shown as code (the backticks are not printed)."""
+        self._parts.append(f"<p>{_inline_code(html.escape(text))}</p>")
 
     def code(self, text: str) -> None:
         self._parts.append(f"<pre>{html.escape(text)}</pre>")

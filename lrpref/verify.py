@@ -108,22 +108,17 @@ class VerifyReport:
         verdict = "AGREES" if self.agrees else "DIFFERS"
         lines = [f"lrpref verify: {self.rule} — {self.description}",
                  f"  {verdict}: max relative error {self.max_rel_error:.3g}, max absolute error {self.max_abs_error:.3g} "
-                 f"(tolerance {self.tolerance:g}, relative to the largest reference value per sample)",
-                 f"  worst: {self.layer_names.get(self.worst_layer, f'layer {self.worst_layer}')}, sample {self.worst_sample}, "
-                 f"neuron {self.worst_neuron}: candidate {self.candidate_value:.6g}, reference {self.reference_value:.6g}"]
+                 f"(tolerance {self.tolerance:g}, relative to the largest reference value per sample)"]
+        if self.max_abs_error > 0:  # where the largest difference is (nothing to show when all agree exactly)
+            lines.append(f"  worst: {self.layer_names.get(self.worst_layer, f'layer {self.worst_layer}')}, sample "
+                         f"{self.worst_sample}, neuron {self.worst_neuron}: candidate {self.candidate_value:.6g}, "
+                         f"reference {self.reference_value:.6g}")
         if len(self.per_layer) > 1:
             lines.append("  per layer (relevance at the layer's input):")
             lines += [f"    {self.layer_names.get(k, k)}: max relative error {rel:.3g}, max absolute error {abs_:.3g}"
                       for k, (abs_, rel) in self.per_layer.items()]
-        for check in self.conservation:
-            where = self.layer_names.get(check.layer, f"layer {check.layer}")
-            for n in range(len(check.top_sum)):
-                if not check.rule_conserves[n]:
-                    text = "the rule does not conserve down to here (it absorbs bias/stabiliser relevance)"
-                else:
-                    text = "conserves" if check.candidate_conserves[n] else "does NOT conserve, where the rule does"
-                    text = f"candidate {text}: sum {check.candidate_sum[n]:.6g} of {check.top_sum[n]:.6g}"
-                lines.append(f"  conservation at {where}, sample {n}: {text}")
+        lines += [f"  conservation at {self.layer_names.get(check.layer, f'layer {check.layer}')}: {_conservation_line(check)}"
+                  for check in self.conservation]
         best = self.best_match
         if best is not None:
             asked = next((m for m in self.matches if (m.convention, m.quirks, m.top) == (self.convention, self.quirks, "logit")), None)
@@ -137,6 +132,19 @@ class VerifyReport:
             lines.append("  conventions tried (max relative error):")
             lines += [f"    {m.max_rel_error:10.3g}  {m.label}" for m in self.matches]
         return "\n".join(lines)
+
+
+def _conservation_line(check) -> str:
+    """One line for all samples: whether the rule conserves down to the layer and whether the candidate does."""
+    samples = range(len(check.top_sum))
+    if not any(check.rule_conserves):
+        return "the rule does not conserve down to here (it absorbs bias/stabiliser relevance)"
+    failing = [n for n in samples if check.rule_conserves[n] and not check.candidate_conserves[n]]
+    if not failing:
+        return f"the candidate conserves in every sample where the rule does ({sum(check.rule_conserves)} of {len(samples)})"
+    sums = "; ".join(f"sample {n}: sum {check.candidate_sum[n]:.6g} of {check.top_sum[n]:.6g}" for n in failing[:5])
+    more = f"; and {len(failing) - 5} more" if len(failing) > 5 else ""
+    return f"the candidate does NOT conserve where the rule does ({sums}{more})"
 
 
 # --------------------------------------------------------------------------- candidates

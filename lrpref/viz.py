@@ -1,6 +1,6 @@
 """Figures with matplotlib: heatmaps, overlays, per-layer and multi-scale panels, BoW maps, curves, the ledger.
 
-Colours (spec ``neural.md`` §13, "red = positive, blue = negative, white = 0"): relevance is
+Colours (math.md §13, "red = positive, blue = negative, white = 0"): relevance is
 drawn with matplotlib's ``"bwr"`` map resampled to 257 colours, so that 0 is exactly white,
 between the **symmetric** limits ``±L``: ``L = max |R|`` by default, the ``percentile`` of
 ``|R|`` when one is given (values beyond saturate), or a given ``limit``.
@@ -44,9 +44,9 @@ from .heatmaps import channel_sum, multiscale
 from .ledger import Ledger
 
 __all__ = ["heatmap", "overlay", "layer_panel", "multiscale_panel", "bow_maps", "perturbation_curve", "pc_curve",
-           "conservation_bars", "symmetric_limit", "relevance_colormap", "PC_RATIOS"]
+           "conservation_bars", "interval_plot", "colorbar", "symmetric_limit", "relevance_colormap", "PC_RATIOS"]
 
-PC_RATIOS = tuple(np.round(np.arange(1, 10) / 10, 1))  # spec neural.md §14.1
+PC_RATIOS = tuple(np.round(np.arange(1, 10) / 10, 1))  # math.md §14.1
 PANEL_INCHES = 2.6
 
 
@@ -86,6 +86,18 @@ def _norm(values, limit, percentile) -> Normalize:
     elif not (np.isfinite(limit) and limit > 0):
         raise ValueError(f"limit must be a positive number, got {limit}")
     return Normalize(-float(limit), float(limit), clip=True)
+
+
+def colorbar(figure, axes, limit: float = 1.0, *, label: str = "relevance", cmap="bwr", **options):
+    """One colour bar for ``axes`` (an Axes or several) drawn with the symmetric limits ``±limit``; returns it.
+
+    Use it when several panels share one stated scale (e.g. maps divided by their own
+    ``max |R|`` and drawn with ``limit=1``); ``options`` go to ``Figure.colorbar``.
+    """
+    from matplotlib.cm import ScalarMappable
+
+    mappable = ScalarMappable(norm=_norm(np.zeros(1), limit, None), cmap=relevance_colormap(cmap))
+    return figure.colorbar(mappable, ax=axes, label=label, **{"shrink": 0.8, **options})
 
 
 # --------------------------------------------------------------------------- picking one map
@@ -194,7 +206,7 @@ def heatmap(relevance, ax=None, *, sample: int = 0, shape=None, limit: float | N
                       interpolation=interpolation)
     _image_axes(ax, title)
     if colorbar:
-        ax.figure.colorbar(shown, ax=ax, shrink=0.8)
+        ax.figure.colorbar(shown, ax=ax, shrink=0.7, label="relevance")
     return ax
 
 
@@ -351,60 +363,84 @@ def multiscale_panel(ex, layers, *, sample: int = 0, size=None, norm: str = "non
     return figure
 
 
-def bow_maps(ex, image=None, *, image_cmap="gray", percentile: float | None = None, cmap="bwr", axes=None) -> Figure:
-    """An :mod:`lrpref.bow` explanation in three panels (four with ``image``); returns the Figure.
+def bow_maps(ex, image=None, *, target_name: str | None = None, image_cmap="gray", percentile: float | None = None,
+             cmap="bwr", axes=None) -> Figure:
+    """An :mod:`lrpref.bow` explanation in three panels (five with ``image``); returns the Figure.
+
+    With ``image``, first the image by itself; then
 
     1. ``ex.words``, the relevance :math:`R^{(3)}_d` of each BoW dimension (bars);
     2. ``ex.features``, the relevance :math:`R^{(2)}_j` of each local feature as a dot at the
-       centre of its support (over ``image`` when given, grey images with ``image_cmap``;
-       strongest drawn last);
-    3. ``ex.pixels``, the pixel map :math:`R^{(1)}` (heatmap);
-    4. with ``image``: the pixel map over the image.
+       centre of its support (over a faded ``image`` when given, grey images with
+       ``image_cmap``; strongest drawn last), with a colour bar;
+    3. ``ex.pixels``, the pixel map :math:`R^{(1)}` (heatmap with a colour bar);
 
-    Titles give each layer's total, so the conservation ``f ≈ ΣR^{(3)} ≈ ΣR^{(2)} ≈ ΣR^{(1)}``
-    can be read off.
+    and with ``image`` the pixel map over the image. Titles give each layer's total, so the
+    conservation ``f ≈ ΣR^{(3)} ≈ ΣR^{(2)} ≈ ΣR^{(1)}`` can be read off, and the decision:
+    ``f > 0`` votes for the target class (``target_name``, default the target as given),
+    ``f < 0`` against it — then red marks what speaks for the class all the same, blue what
+    speaks against it.
     """
     if not all(hasattr(ex, name) for name in ("pixels", "features", "words", "supports")):
         raise TypeError(f"expected an lrpref.bow Explanation (from lrpref.bow.explain), got {type(ex).__name__}")
     pixels = _one_map(ex.pixels, what="ex.pixels")
     features = np.asarray(ex.features, dtype=float)
     check_finite(features, "ex.features")
-    figure, panels = _grid(3 if image is None else 4, 4, axes)
-    _bars(panels[0], ex.words, cmap, percentile=percentile, xlabel="BoW dimension d",
-          title=f"words, ΣR = {np.sum(ex.words):.4g}\n(f = {ex.f:.4g}, target {ex.target!r})")
-
-    ax = panels[1]
-    height, width = pixels.shape
+    picture = None
     if image is not None:
         picture, grey = _one_image(image)
         if picture.shape[:2] != pixels.shape:
             raise ValueError(f"image of shape {picture.shape[:2]} does not match the explanation's {pixels.shape}")
-        ax.imshow(picture, cmap=image_cmap if grey else None, vmin=0, vmax=1, interpolation="nearest")
+    figure, panels = _grid(3 if image is None else 5, 5, axes)
+    name = str(ex.target) if target_name is None else target_name
+    verdict = "for" if ex.f > 0 else "against"
+    if picture is not None:
+        panels[0].imshow(picture, cmap=image_cmap if grey else None, vmin=0, vmax=1, interpolation="nearest")
+        _image_axes(panels[0], f"input\nf = {ex.f:.3g}: {verdict} {name!r}")
+        panels = panels[1:]
+    _bars(panels[0], ex.words, cmap, percentile=percentile, xlabel="BoW dimension d",
+          title=f"words, ΣR = {np.sum(ex.words):.4g}\n(target {name!r}, f = {ex.f:.4g})")
+
+    ax = panels[1]
+    height, width = pixels.shape
+    if picture is not None:
+        ax.imshow(picture, cmap=image_cmap if grey else None, vmin=0, vmax=1, interpolation="nearest", alpha=0.45)
     order = np.argsort(np.abs(features), kind="stable")
     centres = ex.supports.center[order]
-    ax.scatter(centres[:, 1], centres[:, 0], c=features[order], cmap=relevance_colormap(cmap),
-               norm=_norm(features, None, percentile), s=14, edgecolors="0.3", linewidths=0.3)
+    dots = ax.scatter(centres[:, 1], centres[:, 0], c=features[order], cmap=relevance_colormap(cmap),
+                      norm=_norm(features, None, percentile), s=14, edgecolors="0.3", linewidths=0.3)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.set_aspect("equal")
     _image_axes(ax, f"{len(features)} local features\nΣR = {features.sum():.4g}")
+    figure.colorbar(dots, ax=ax, shrink=0.7, label="feature relevance")
 
-    heatmap(pixels, panels[2], percentile=percentile, cmap=cmap, title=f"pixels\nΣR = {pixels.sum():.4g}")
+    heatmap(pixels, panels[2], percentile=percentile, cmap=cmap, title=f"pixels\nΣR = {pixels.sum():.4g}",
+            colorbar=True)
     if image is not None:
         overlay(image, pixels, panels[3], percentile=percentile, cmap=cmap, image_cmap=image_cmap,
-                title="pixels over the image")
+                title="pixels over the image\n(same colours, faded input)")
     return figure
 
 
 # --------------------------------------------------------------------------- curves
 
 
+_MARKERS = ("o", "s", "^", "v", "D", "x", "P", "*", "<", ">")
+_STYLES = ("-", "--", "-.", ":")
+
+
 def _curves(ax, curves, x, default_x, band):
-    """Draw each curve of ``curves`` (array or dict name -> array) against ``x``; a 2-D curve as mean ± std."""
-    named = curves.items() if isinstance(curves, dict) else [(None, curves)]
+    """Draw each curve of ``curves`` (array or dict name -> array) against ``x``; a 2-D curve as mean ± std.
+
+    Each curve has its own marker and line style (curves that overlap stay distinguishable); the
+    legend sits outside the axes, right of them, so that it covers no curve. Returns the numbers of
+    samples averaged (one per 2-D curve)."""
+    named = list(curves.items()) if isinstance(curves, dict) else [(None, curves)]
     if not named:
         raise ValueError("no curves to draw")
-    for name, curve in named:
+    averaged = []
+    for index, (name, curve) in enumerate(named):
         what = "curve" if name is None else f"curve {name!r}"
         values = np.asarray(_numeric(curve, what), dtype=float)
         if values.ndim not in (1, 2) or values.shape[-1] == 0:
@@ -415,28 +451,39 @@ def _curves(ax, curves, x, default_x, band):
             raise ValueError(f"{what} has {values.shape[-1]} points but the x values are {steps.shape[0]}; "
                              f"give them explicitly")
         mean = values if values.ndim == 1 else values.mean(axis=0)
-        label = name if values.ndim == 1 or name is None else f"{name} (mean of {len(values)})"
-        line, = ax.plot(steps, mean, marker="o", markersize=3, label=label)
+        if values.ndim == 2:
+            averaged.append(len(values))
+        line, = ax.plot(steps, mean, marker=_MARKERS[index % len(_MARKERS)], markersize=3.5,
+                        linestyle=_STYLES[index % len(_STYLES)], label=name)
         if values.ndim == 2 and band:
             spread = values.std(axis=0)
             ax.fill_between(steps, mean - spread, mean + spread, color=line.get_color(), alpha=0.15, linewidth=0)
     if isinstance(curves, dict):
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize="small")
     ax.grid(alpha=0.3)
-    return ax
+    return averaged
+
+
+def _mean_label(label, averaged):
+    """The y label, saying once how many samples the 2-D curves average (``mean over n samples``)."""
+    counts = sorted(set(averaged))
+    if not counts:
+        return label
+    return f"{label}, mean over {counts[0] if len(counts) == 1 else '/'.join(map(str, counts))} samples"
 
 
 def perturbation_curve(curves, steps=None, ax=None, *, band: bool = True, xlabel: str = "perturbation step k",
                        ylabel: str = "f(x⁽ᵏ⁾)", title: str | None = "region perturbation (MoRF)"):
-    """Perturbation curves ``f(x^(k))``, ``k = 0 .. L`` (spec ``neural.md`` §14.4); returns the Axes.
+    """Perturbation curves ``f(x^(k))``, ``k = 0 .. L`` (math.md §14.4); returns the Axes.
 
     ``curves``: an array (L+1,) or (samples, L+1), or a dict ``{method: such an array}``;
-    ``steps`` the x values (default ``0 .. L``). The area over a MoRF curve is the AOPC.
+    ``steps`` the x values (default ``0 .. L``). The area over a MoRF curve is the AOPC. The
+    y label says over how many samples 2-D curves are averaged; the legend is outside, right.
     """
-    ax = _axes(ax, (4.5, 3.2))
-    _curves(ax, curves, steps, np.arange, band)
+    ax = _axes(ax, (5.5, 3.2))
+    averaged = _curves(ax, curves, steps, np.arange, band)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(_mean_label(ylabel, averaged))
     if title is not None:
         ax.set_title(title)
     return ax
@@ -444,19 +491,48 @@ def perturbation_curve(curves, steps=None, ax=None, *, band: bool = True, xlabel
 
 def pc_curve(curves, ratios=None, ax=None, *, band: bool = True, xlabel: str = "fraction of pixels removed ρ",
              ylabel: str = "P_c(X_ρ) − P_c(X)", title: str | None = "probability change"):
-    """Probability-change curves ``PC(ρ)`` (spec ``neural.md`` §14.1); higher is better; returns the Axes.
+    """Probability-change curves ``PC(ρ)`` (math.md §14.1); higher is better; returns the Axes.
 
     ``curves``: an array (R,) or (samples, R), or a dict ``{method: such an array}``;
     ``ratios`` the removed fractions (default :data:`PC_RATIOS`, 0.1 .. 0.9, for curves of 9
     points). A line marks 0.
     """
-    ax = _axes(ax, (4.5, 3.2))
-    _curves(ax, curves, ratios, lambda n: PC_RATIOS, band)
+    ax = _axes(ax, (5.5, 3.2))
+    averaged = _curves(ax, curves, ratios, lambda n: PC_RATIOS, band)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(_mean_label(ylabel, averaged))
     if title is not None:
         ax.set_title(title)
+    return ax
+
+
+def interval_plot(intervals, ax=None, *, xlabel: str = "mean", title: str | None = None, reference=None):
+    """Means with their confidence intervals, one row per name, best (largest mean) on top; returns the Axes.
+
+    ``intervals``: a dict ``{name: Interval}`` (:func:`lrpref.evaluate.mean_interval`);
+    ``reference``: an x value drawn as a dotted line (e.g. the chance level). Rows whose
+    intervals overlap cannot be told apart at that level; a paired comparison
+    (:func:`lrpref.evaluate.paired_difference`) is the sharper test for two methods on the same
+    samples.
+    """
+    if not intervals:
+        raise ValueError("no intervals to draw")
+    ranked = sorted(intervals.items(), key=lambda item: -item[1].mean)
+    ax = _axes(ax, (5.0, 0.9 + 0.32 * len(ranked)))
+    y = np.arange(len(ranked))
+    means = np.array([interval.mean for _, interval in ranked])
+    errors = np.array([[interval.mean - interval.low, interval.high - interval.mean] for _, interval in ranked]).T
+    ax.errorbar(means, y, xerr=errors, fmt="o", color="black", ecolor="0.4", capsize=3, markersize=4)
+    if reference is not None:
+        ax.axvline(reference, color="0.5", linestyle=":", linewidth=1)
+    ax.set_yticks(y, [name for name, _ in ranked])
+    ax.set_ylim(len(ranked) - 0.5, -0.5)
+    level = ranked[0][1].level
+    ax.set_xlabel(f"{xlabel} ({level:.0%} confidence interval)")
+    ax.grid(axis="x", alpha=0.3)
+    if title is not None:
+        ax.set_title(title, fontsize="medium")
     return ax
 
 
@@ -473,7 +549,7 @@ def _ledger(ex) -> Ledger:
     raise TypeError(f"expected an explanation with a conservation ledger or a Ledger, got {type(ex).__name__}")
 
 
-def conservation_bars(ex, *, sample: int = 0, axes=None, bar_height: float = 0.38) -> Figure:
+def conservation_bars(ex, *, sample: int = 0, axes=None, bar_height: float = 0.38, title: str | None = None) -> Figure:
     """The conservation ledger of one sample as bars per layer (top first), in two panels; returns the Figure.
 
     Left: relevance each step received from above and passed down. Right, on its own scale
@@ -483,6 +559,8 @@ def conservation_bars(ex, *, sample: int = 0, axes=None, bar_height: float = 0.3
     residual ``received - passed - absorbed`` as a black tick. ``ex``: an
     :class:`lrpref.Explanation` (``ex.conservation``), an :mod:`lrpref.bow` explanation
     (``ex.ledger``) or a :class:`~lrpref.ledger.Ledger`; ``axes``: two Axes to draw into.
+    ``title`` (default: the explanation's ``description``, e.g. the rule) heads the figure; the
+    legends sit below the panels, where they cover no bar.
     """
     ledger = _ledger(ex)
     if not 0 <= sample < ledger.n_samples:
@@ -506,12 +584,18 @@ def conservation_bars(ex, *, sample: int = 0, axes=None, bar_height: float = 0.3
             left += np.minimum(amount, 0)
     residual = np.array([row.residual[sample] for row in rows], dtype=float)
     absorbed.scatter(residual, y, marker="|", s=200, color="black", label="residual", zorder=3)
-    for ax, title in ((flow, f"sample {sample}\nrelevance received and passed"),
-                      (absorbed, f"absorbed by kind\nmax |residual| {np.abs(residual).max(initial=0):.1e}")):
+    for ax, heading in ((flow, f"sample {sample}: relevance received and passed"),
+                        (absorbed, f"absorbed by kind (max |residual| {np.abs(residual).max(initial=0):.1e})")):
         ax.axvline(0, color="black", linewidth=0.6)
-        ax.set_title(title, fontsize="medium")
+        ax.set_title(heading, fontsize="medium")
         ax.set_xlabel("relevance")
-        ax.legend(fontsize="small", loc="best")
+    flow_handles, flow_labels = flow.get_legend_handles_labels()
+    absorbed_handles, absorbed_labels = absorbed.get_legend_handles_labels()
+    handles, labels = flow_handles + absorbed_handles, flow_labels + absorbed_labels
+    figure.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize="small", frameon=False)
+    title = getattr(ex, "description", None) if title is None else title
+    if title:
+        figure.suptitle(f"conservation ledger: {title}", fontsize="medium")
     flow.set_yticks(y, [row.name for row in rows], fontsize="small")
     for ax in (flow, absorbed):  # top step first (shared axes invert together)
         if not ax.yaxis_inverted():

@@ -104,9 +104,10 @@ long_retraining = pytest.mark.skipif(os.environ.get("CI") == "true", reason="lon
 
 
 @long_retraining
-def test_digits_cnn_script_reproduces_the_weights():
+@pytest.mark.parametrize("name", ["make_digits_cnn", "make_texture_cnn"])
+def test_cnn_scripts_reproduce_the_weights(name):
     pytest.importorskip("torch")
-    make = script("make_digits_cnn")
+    make = script(name)
     difference, recorded, accuracy = make.check()
     assert difference <= make.TOLERANCE and accuracy == recorded  # measured: 1.04e-8 with torch 2.14.1 (trained with 2.13.0)
 
@@ -133,11 +134,13 @@ def test_bow_scripts_reproduce_the_models(name, capsys):
 PROBE = """
 import json, numpy as np
 from lrpref import datasets
-out = {"files": [str(datasets.path(n)) for n in ("digits_mlp.npz", "digits_cnn.npz", "bow_texture.npz",
-                                                  "bow_texture.json", "bow_faces.npz", "bow_faces.json")]}
+out = {"files": [str(datasets.path(n)) for n in ("digits_mlp.npz", "digits_cnn.npz", "texture_cnn.npz",
+                                                  "bow_texture.npz", "bow_texture.json", "bow_faces.npz",
+                                                  "bow_faces.json")]}
 _, x, _, y = datasets.digits_split()
 out["mlp"] = float(np.mean(datasets.load_network("digits_mlp")[0](x).argmax(1) == y))
 out["cnn"] = float(np.mean(datasets.load_network("digits_cnn")[0](x.reshape(-1, 1, 8, 8)).argmax(1) == y))
+out["texture_cnn"] = datasets.load_network("texture_cnn")[0](datasets.texture_split()[1][::16, None]).tolist()
 out["texture"] = datasets.load_bow("texture")[0].decision_function(list(datasets.texture_split()[1][::16])).tolist()
 out["faces"] = datasets.load_bow("faces")[0].decision_function(list(datasets.faces_split()[1][::10])).tolist()
 print(json.dumps(out))
@@ -178,5 +181,27 @@ def test_bundled_models_load_from_an_installed_package(tmp_path):
     _, x_test, _, y_test = digits_split()
     assert out["mlp"] == load_network("digits_mlp")[1]["test_accuracy"]
     assert out["cnn"] == load_network("digits_cnn")[1]["test_accuracy"]
+    assert np.array_equal(out["texture_cnn"], load_network("texture_cnn")[0](texture_split()[1][::16, None]))
     assert np.array_equal(out["texture"], load_bow("texture")[0].decision_function(list(texture_split()[1][::16])))
     assert np.array_equal(out["faces"], load_bow("faces")[0].decision_function(list(faces_split()[1][::10])))
+
+
+def test_texture_cnn_accuracy_and_composites():
+    from skimage import data
+    from skimage.util import img_as_float
+
+    from lrpref.datasets import texture_composites
+
+    net, meta = load_network("texture_cnn")
+    _, x_test, _, y_test = texture_split()
+    labels = np.array([TEXTURES.index(name) for name in y_test])
+    assert np.mean(net(x_test[:, None]).argmax(1) == labels) == meta["test_accuracy"] >= 0.9
+    composites = texture_composites(6, seed=1)
+    assert composites.images.shape == (6, 1, 64, 64) and composites.masks.sum(axis=(1, 2)).tolist() == [32 * 32] * 6
+    assert np.all(composites.patch != composites.background)
+
+    for image, mask, patch in zip(composites.images[:2], composites.masks, composites.patch):  # a test crop of its texture
+        test_half = img_as_float(getattr(data, TEXTURES[patch])())[:, 256:]
+        windows = np.lib.stride_tricks.sliding_window_view(test_half, (32, 32))
+        assert np.any(np.all(windows == image[0][mask].reshape(32, 32), axis=(2, 3)))
+    assert np.array_equal(texture_composites(6, seed=1).images, composites.images)  # seeded

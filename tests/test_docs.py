@@ -1,4 +1,4 @@
-"""Every ```python block of every page in docs/ runs, in order, in one namespace per page.
+"""Every ```python block of every page in docs/ and of README.md runs, in order, in one namespace per page.
 
 A block fenced as ```python runs; ```text / ```console blocks are shown, not run. A page
 whose blocks need a temporary folder gets ``tmp_path`` (a pathlib.Path) in its namespace.
@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from optional import require
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.S | re.M)
 REQUIRES = re.compile(r"requires=([\w.,]+)")
-PAGES = sorted(DOCS.glob("**/*.md"))
+PAGES = [*sorted(DOCS.glob("**/*.md")), ROOT / "README.md"]
 
 
 def code_blocks(page: Path) -> list[tuple[list[str], str]]:
@@ -33,10 +34,11 @@ def code_blocks(page: Path) -> list[tuple[list[str], str]]:
 
 
 def test_docs_folder_has_pages():
-    assert PAGES, f"no Markdown pages under {DOCS}"
+    assert len(PAGES) > 1, f"no Markdown pages under {DOCS}"
+    assert code_blocks(ROOT / "README.md"), "README.md has no python block to run"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_page_runs(page, tmp_path, monkeypatch):
     import matplotlib
 

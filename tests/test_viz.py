@@ -267,14 +267,18 @@ def test_multiscale_panel(cnn_explanation):
 
 def test_bow_maps(faces_explanation):
     face, ex = faces_explanation
-    figure = viz.bow_maps(ex, face)
-    assert len(titles(figure)) == 4
-    assert len(figure.axes[0].patches) == len(ex.words)
-    dots, = [c for c in figure.axes[1].collections if isinstance(c, PathCollection)]
+    figure = viz.bow_maps(ex, face, target_name="face")
+    panels = [ax for ax in figure.axes if ax.get_title()]  # colour bars have no title
+    assert len(panels) == 5 and sum(ax.get_label() == "<colorbar>" for ax in figure.axes) == 2
+    np.testing.assert_array_equal(panels[0].images[0].get_array(), face)  # the input by itself
+    assert panels[0].get_title() == f"input\nf = {ex.f:.3g}: for 'face'"
+    assert "target 'face'" in panels[1].get_title()
+    assert len(panels[1].patches) == len(ex.words)
+    dots, = [c for c in panels[2].collections if isinstance(c, PathCollection)]
     assert len(dots.get_offsets()) == len(ex.features)
-    np.testing.assert_array_equal(figure.axes[2].images[0].get_array(), ex.pixels)
+    np.testing.assert_array_equal(panels[3].images[0].get_array(), ex.pixels)
     render(figure)
-    assert len(titles(viz.bow_maps(ex))) == 3
+    assert len([ax for ax in viz.bow_maps(ex).axes if ax.get_title()]) == 3
     with pytest.raises(ValueError, match="does not match"):
         viz.bow_maps(ex, face[:20])
     with pytest.raises(TypeError, match="lrpref.bow Explanation"):
@@ -291,9 +295,34 @@ def test_perturbation_curves():
     lrp, random = ax.get_lines()
     np.testing.assert_allclose(lrp.get_ydata(), per_sample.mean(axis=0))
     np.testing.assert_array_equal(lrp.get_xdata(), np.arange(11))
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["LRP (mean of 6)", "random"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["LRP", "random"]
+    assert ax.get_ylabel() == "f(x⁽ᵏ⁾), mean over 6 samples"  # said once, not in every legend entry
+    assert lrp.get_marker() != random.get_marker()  # overlapping curves stay distinguishable
+    renderer = ax.figure._get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1  # the legend covers no curve: it is right of the axes
     assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1  # the ±std band of the 2-D curve
     render(ax.figure)
+
+
+def test_interval_plot_ranks_means_with_their_intervals():
+    from lrpref.evaluate import mean_interval
+
+    intervals = {"low": mean_interval([0.0, 1.0, 2.0]), "high": mean_interval([5.0, 6.0, 7.0, 8.0])}
+    ax = viz.interval_plot(intervals, reference=0.25, xlabel="mass")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["high", "low"]  # best first, on top
+    bars = ax.collections[0].get_segments()
+    for segment, name in zip(bars, ["high", "low"]):
+        np.testing.assert_allclose(segment[:, 0], [intervals[name].low, intervals[name].high])
+    assert ax.get_xlabel() == "mass (95% confidence interval)"
+    with pytest.raises(ValueError, match="no intervals"):
+        viz.interval_plot({})
+
+
+def test_shared_colorbar_states_the_scale():
+    figure = Figure()
+    axes = figure.subplots(1, 2)
+    bar = viz.colorbar(figure, axes, 1.0, label="R / max|R|")
+    assert bar.norm.vmin == -1.0 and bar.norm.vmax == 1.0 and bar.ax.get_ylabel() == "R / max|R|"
 
 
 def test_pc_curve_defaults_to_the_spec_ratios():
@@ -319,10 +348,19 @@ def test_curve_errors():
 # --------------------------------------------------------------------------- the ledger
 
 
+def flow_legend_outside(figure):
+    """The ledger's legend is the figure's, below both panels: it covers no bar."""
+    renderer = figure._get_renderer()
+    legend, = figure.legends
+    return all(legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0 for ax in figure.axes)
+
+
 def test_conservation_bars(cnn_explanation):
     _, ex = cnn_explanation
     ledger = ex.conservation
     figure = viz.conservation_bars(ex, sample=1)
+    assert figure.get_suptitle() == f"conservation ledger: {ex.description}"  # names the method
+    assert flow_legend_outside(figure)
     flow, absorbed = figure.axes
     assert [t.get_text() for t in flow.get_yticklabels()] == [row.name for row in ledger]
     received = [p.get_width() for p in flow.patches[:len(ledger)]]

@@ -28,14 +28,15 @@ rather than retrained: torch 2.14.1 reproduces them only to 1.04e-8 (``--check``
     python data/scripts/make_digits_cnn.py [--check]
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+import torch_trained
+
 import lrpref as lr
-from lrpref import serialize
+from lrpref._progress import progress
 from lrpref.datasets import digits_split
 
 OUT = Path(__file__).resolve().parents[1] / "digits_cnn.npz"  # data/digits_cnn.npz
@@ -65,7 +66,7 @@ def train():
     optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     inputs, labels = torch.from_numpy(images(x_train)), torch.from_numpy(y_train)
     order = torch.Generator().manual_seed(SEED)
-    for _ in range(EPOCHS):
+    for _ in progress(range(EPOCHS), "epochs"):
         for batch in torch.randperm(len(inputs), generator=order).split(BATCH):
             optimiser.zero_grad()
             nn.functional.cross_entropy(model(inputs[batch]), labels[batch]).backward()
@@ -96,37 +97,10 @@ def train():
     return net, meta
 
 
-def compare(net, bundled) -> float:
-    """Largest absolute difference between the parameters of two networks of the same architecture."""
-    largest = 0.0
-    for mine, theirs in zip(net, bundled):
-        for name in ("W", "bias"):
-            if getattr(mine, name, None) is not None:
-                largest = max(largest, float(np.max(np.abs(getattr(mine, name) - getattr(theirs, name)))))
-    return largest
-
-
 def check() -> tuple[float, float, float]:
     """Retrain; ``(largest weight difference, recorded accuracy, retrained accuracy)``."""
-    net, meta = train()
-    bundled, recorded = serialize.load(OUT)
-    return compare(net, bundled), recorded["test_accuracy"], meta["test_accuracy"]
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="retrain and compare with the bundled file")
-    args = parser.parse_args(argv)
-    if args.check:
-        difference, recorded, accuracy = check()
-        print(f"largest |weight difference| {difference:.3e} (tolerance {TOLERANCE:g}); "
-              f"test accuracy {accuracy:.4f} (recorded {recorded:.4f})")
-        return 0 if difference <= TOLERANCE and accuracy == recorded else 1
-    net, meta = train()
-    path = serialize.save(net, OUT, meta=meta)
-    print(f"wrote {path} (test accuracy {meta['test_accuracy']:.4f})")
-    return 0
+    return torch_trained.check(train, OUT)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(torch_trained.main(train, OUT, TOLERANCE, __doc__.splitlines()[0]))

@@ -1,11 +1,11 @@
 """Inputs shared by the evaluation metrics: images, relevance maps, masks, targets, scores, random streams.
 
-Conventions (spec ``neural.md`` §13, §14):
+Conventions (math.md §13, §14):
 
 * images ``x`` are ``(N, H, W)`` or ``(N, C, H, W)`` (NCHW), float32 or float64, finite; the
   metrics work on a ``(N, C, H, W)`` view and hand the model arrays of ``x``'s own shape;
 * a relevance map is ``(N, H, W)`` or ``(N, C, H, W)`` with ``x``'s spatial size; a map with
-  channels is summed over them first (``H(p, q) = sum_c R[c, p, q]``, spec §13), so a region
+  channels is summed over them first (``H(p, q) = sum_c R[c, p, q]``, math.md §13), so a region
   or a pixel position is ranked by its channel-summed relevance and removed in all channels;
 * the random numbers of sample ``n`` come from its own stream
   ``SeedSequence(seed, spawn_key=(first_index + n, purpose))``: a batch, the same samples one by
@@ -130,7 +130,7 @@ def class_scores(outputs: np.ndarray, target, output: str) -> tuple[np.ndarray, 
 
     ``outputs[:, 0]`` is the unperturbed input; ``target`` None picks its arg-max (the predicted
     class), or is an int or N ints. ``output="softmax"`` turns scores into probabilities
-    ``P = softmax(Z)`` (spec §1) first; ``"raw"`` keeps the model's own scores.
+    ``P = softmax(Z)`` (math.md §1) first; ``"raw"`` keeps the model's own scores.
     """
     classes, _ = resolve_target(outputs[:, 0], target)
     if output == "softmax":

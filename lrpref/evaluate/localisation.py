@@ -1,12 +1,12 @@
 """Relevance inside a ground-truth mask (Arras, Osman, Samek 2022, CLEVR-XAI; the DESIGN's "relevance mass in a mask").
 
-Maps are channel-summed first (spec ``neural.md`` §13); ``GT`` is a boolean mask per sample,
+Maps are channel-summed first (math.md §13); ``GT`` is a boolean mask per sample,
 never empty. ``values`` chooses what is measured: ``"positive"`` ``R⁺ = max(R, 0)``,
 ``"signed"`` ``R`` as it is, ``"absolute"`` ``|R|``.
 
 * **Relevance mass accuracy** — the share of the relevance that falls inside the mask,
   ``sum_{p in GT} R_p / sum_p R_p`` (default ``values="positive"``: Arras et al. score positive
-  relevance [R]). A map with zero total gets NaN (the share is undefined), so ``mean`` is NaN
+  relevance). A map with zero total gets NaN (the share is undefined), so ``mean`` is NaN
   too; use ``np.nanmean(result.values)`` to skip such samples.
 * **Relevance rank accuracy** — with ``K = |GT|``, the share of the ``K`` highest-ranked
   positions that lie inside the mask, ``|top_K(R) ∩ GT| / K`` (default ``values="signed"``:

@@ -1,12 +1,12 @@
-"""Minimal and Maximal Patch (seed 001 §4.3, Fig. 11–12; spec ``neural.md`` §14.2, §15.19).
+"""Minimal and Maximal Patch (Chen et al. 2024, Sec. 4.3, Fig. 11–12; math.md §14.2, §15.19).
 
-Take the heatmap's (channel-summed, spec §13, at the image's resolution) arg-min ``(p*, q*)`` —
+Take the heatmap's (channel-summed, math.md §13, at the image's resolution) arg-min ``(p*, q*)`` —
 its most negative position, the first in row-major order on ties — and remove the square
 ``[p* − r, p* + r] × [q* − r, q* + r]`` (side ``2r + 1``, cut at the borders) for each radius
 ``r`` (default 1, 2, 3, 5, 10, 20), in all channels, replaced by ``B`` (default 0 in the
-model's input space [D]; :mod:`lrpref.evaluate.replacement`). Report ``P_c(X_r) − P_c(X)``
+model's input space; :mod:`lrpref.evaluate.replacement`). Report ``P_c(X_r) − P_c(X)``
 averaged over the images: for the **Minimal Patch** higher (positive) is better — removing
-negative evidence should raise the probability. The **Maximal Patch** (SG-LRP; seed §4.3) is the
+negative evidence should raise the probability. The **Maximal Patch** (SG-LRP; Chen et al. 2024, Sec. 4.3) is the
 same around the arg-max, where a larger drop is better.
 """
 

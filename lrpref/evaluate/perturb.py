@@ -1,4 +1,4 @@
-"""The engine of every perturbation metric (spec ``neural.md`` §14.1, §14.2, §14.4).
+"""The engine of every perturbation metric (math.md §14.1, §14.2, §14.4).
 
 A metric describes its perturbations of sample ``n`` by one integer map ``removal[n] (H, W)`` and
 thresholds ``t_1 … t_T``: the ``j``-th perturbed input removes every position whose removal
@@ -12,13 +12,14 @@ Chebyshev distance from its centre.
 
 The model sees a sample's ``T + 1`` inputs in calls of at most ``batch_size`` inputs, never
 mixed with other samples', so a sample's scores are the same bit for bit whatever batch or dask
-chunk it is evaluated in.
+chunk it is evaluated in. A progress bar over the samples shows on a terminal (stderr).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._progress import progress
 from ..tops import resolve_target
 from ._inputs import class_scores, model_outputs, positive_int
 
@@ -34,7 +35,7 @@ def perturbed_scores(model, x_shape, x4, removal, thresholds, B, target, output,
     batch_size = positive_int(batch_size, "batch_size")
     levels = np.concatenate([[-np.inf], np.asarray(thresholds, dtype=np.float64)])[:, None, None]
     outputs = None
-    for n in range(len(x4)):
+    for n in progress(range(len(x4)), "perturbing samples"):
         rows = []
         for start in range(0, len(levels), batch_size):
             removed = removal[n][None] <= levels[start:start + batch_size]          # (j, H, W)

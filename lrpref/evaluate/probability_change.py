@@ -1,22 +1,22 @@
-"""The Probability Change (PC) curve of Chen et al. 2024 (seed 001 §4.2; spec ``neural.md`` §14.1, §15.18).
+"""The Probability Change (PC) curve of Chen et al. 2024 (Sec. 4.2; math.md §14.1, §15.18).
 
 For an image ``X``, its class ``c`` and a heatmap ``H`` of the image's size (channel-summed,
-spec §13; up-sample a stage map first with :func:`lrpref.heatmaps.upsample`):
+math.md §13; up-sample a stage map first with :func:`lrpref.heatmaps.upsample`):
 
 1. rank the ``HW`` pixel positions by ``H`` ascending — most negative first; ties by the lower
    row-major index (a stable sort);
 2. for each ratio ``ρ`` build the mask ``M_ρ`` that removes the ``m_ρ = ⌊ρ HW⌋`` lowest-ranked
-   positions (all channels) and keeps the rest (``fraction="removed"``, the spec's default);
+   positions (all channels) and keeps the rest (``fraction="removed"``, lrpref's default);
    with ``fraction="kept"`` (the figure caption's reading, §15.18) ``M_ρ`` keeps the ``⌊ρ HW⌋``
    highest-ranked positions, so ``HW − ⌊ρ HW⌋`` are removed. ``⌊ρ HW⌋`` is computed from
    ``ρ HW`` rounded to 9 decimals, so 0.29 · 100 counts 29 pixels, not 28;
 3. ``X_ρ = M_ρ ⊙ X + (1 − M_ρ) ⊙ B`` with the replacement ``B`` (default 0 in the model's input
-   space, spec §14.1 [D]; :mod:`lrpref.evaluate.replacement`);
+   space, math.md §14.1; :mod:`lrpref.evaluate.replacement`);
 4. ``PC(ρ) = E_X[P_c(X_ρ) − P_c(X)]`` — the absolute change of the softmax probability
    (``change="relative"``: divided by ``P_c(X)``; ``output="raw"``: the model's own score).
    Higher is better.
 
-The class ``c`` is the predicted one by default (the seed's "class A"; §15.18), or ``target``.
+The class ``c`` is the predicted one by default (Chen et al.'s "class A"; §15.18), or ``target``.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 class ProbabilityChange(ChangeCurve):
     """Result of :func:`probability_change`: ``change[n, j]`` at ``ratios[j]``, ``removed[j]`` pixels removed.
 
-    ``curve`` is ``PC(ρ)`` (spec §14.1 step 4); ``mean`` its average over the ratios (the
-    "column mean" of the seed's Table 4).
+    ``curve`` is ``PC(ρ)`` (math.md §14.1 step 4); ``mean`` its average over the ratios (the
+    "column mean" of Chen et al.'s Table 4).
     """
 
     ratios: np.ndarray

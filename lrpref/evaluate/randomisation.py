@@ -1,4 +1,4 @@
-"""Model-parameter randomisation sanity checks (Adebayo et al. 2018; spec ``neural.md`` §14.5).
+"""Model-parameter randomisation sanity checks (Adebayo et al. 2018; math.md §14.5).
 
 An explanation method that explains the model should change when the model's parameters are
 destroyed. :func:`model_randomisation` re-initialises weight layers of an

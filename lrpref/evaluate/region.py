@@ -1,22 +1,22 @@
-"""Region perturbation and AOPC (Bach et al. 2015; Samek et al. 2017; spec ``neural.md`` §14.4, §15.23).
+"""Region perturbation and AOPC (Bach et al. 2015; Samek et al. 2017; math.md §14.4, §15.23).
 
 Regions ``r_1 … r_R`` of ``region_size × region_size`` pixels are ranked by their summed
-(channel-summed, spec §13) relevance ``S(r) = sum_{p in r} H(p)``:
+(channel-summed, math.md §13) relevance ``S(r) = sum_{p in r} H(p)``:
 
 * ``order="morf"`` — most relevant first: ``S`` descending, ties by the lower region index;
-* ``order="lerf"`` — least relevant first: the MoRF order reversed (spec §14.4);
+* ``order="lerf"`` — least relevant first: the MoRF order reversed (math.md §14.4);
 * ``order="random"`` — a permutation from the sample's random stream (the baseline).
 
 ``x^(0) = x`` and ``x^(k)`` is ``x^(k−1)`` with region ``r_k`` replaced by the replacement image
-``B`` (default uniform noise, spec §14.4 [R]); a pixel already replaced keeps its value. With
+``B`` (default uniform noise, math.md §14.4); a pixel already replaced keeps its value. With
 ``f`` the score of the target class (``output="raw"``: the model's own score, e.g. the logit),
 
-    AOPC = 1/(L+1) < sum_{k=0}^{L} f(x^(0)) − f(x^(k)) >_{p(x)}          (spec §14.4)
+    AOPC = 1/(L+1) < sum_{k=0}^{L} f(x^(0)) − f(x^(k)) >_{p(x)}          (math.md §14.4)
 
 over ``L`` steps (default ``min(100, number of regions)``, Quantus' ``regions_evaluation=100``).
 Higher MoRF AOPC = better.
 
-Regions (spec §15.23):
+Regions (math.md §15.23):
 
 * ``regions="grid"`` — non-overlapping tiles (Quantus' patches), top-left corners at multiples of
   ``region_size``; the last row and column of tiles are cut at the border when ``H`` or ``W``
@@ -166,5 +166,5 @@ def region_perturbation(model, x, relevance, target=None, *, region_size: int = 
 
 
 def pixel_flipping(model, x, relevance, target=None, **options) -> RegionPerturbation:
-    """Pixel flipping (Bach et al. 2015; spec §14.4): :func:`region_perturbation` with ``region_size=1``."""
+    """Pixel flipping (Bach et al. 2015; math.md §14.4): :func:`region_perturbation` with ``region_size=1``."""
     return region_perturbation(model, x, relevance, target, region_size=1, **options)

@@ -1,14 +1,14 @@
-"""What a removed pixel is replaced by: the replacement image ``B`` (spec ``neural.md`` §14.1 step 3, §14.4, §15.18, §15.23).
+"""What a removed pixel is replaced by: the replacement image ``B`` (math.md §14.1 step 3, §14.4, §15.18, §15.23).
 
 A perturbed input is ``X' = M ⊙ X + (1 − M) ⊙ B`` with ``M`` the binary keep-mask: every
 removed pixel takes the value of ``B`` at that pixel, in every channel. ``B`` is built once per
 sample, so a pixel is replaced once and keeps its replacement at later steps:
 
 * ``"uniform"`` — uniform noise ``U[min X_n, max X_n)`` over the sample's own value range
-  (Samek et al. 2017 replace by uniform random values [R]); ``("uniform", low, high)`` gives the
+  (Samek et al. 2017 replace by uniform random values); ``("uniform", low, high)`` gives the
   bounds. Drawn from sample ``n``'s noise stream (:mod:`lrpref.evaluate._inputs`).
 * ``"mean"`` — the per-channel mean of the sample: ``B[c] = mean_{p,q} X[c, p, q]``.
-* ``None`` or ``0`` — zeros in the model's input space (the spec's default ``B = X̂ = 0``; for
+* ``None`` or ``0`` — zeros in the model's input space (lrpref's default ``B = X̂ = 0``; for
   normalised inputs this is the data mean, not black).
 * a number — a constant image (e.g. black: the value black has in the model's input space).
 * an array broadcastable to the images — a reference: one image, one per sample, or a per-channel

@@ -1,6 +1,6 @@
-"""Similarity of two batches of explanation maps, sample by sample (Adebayo et al. 2018; spec ``neural.md`` §14.5).
+"""Similarity of two batches of explanation maps, sample by sample (Adebayo et al. 2018; math.md §14.5).
 
-Maps are ``(N, ...)``; maps ``(N, C, H, W)`` are channel-summed first (spec §13).
+Maps are ``(N, ...)``; maps ``(N, C, H, W)`` are channel-summed first (math.md §13).
 
 * ``"spearman"`` — Spearman's rank correlation of the flattened maps
   (:func:`scipy.stats.spearmanr`, average ranks for ties); NaN when a map is constant.

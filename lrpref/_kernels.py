@@ -1,6 +1,6 @@
 """Numba kernels for the fast path: im2col / col2im for Conv2d and max-pooling windows.
 
-Geometry (spec ``neural.md`` §11, the PyTorch convention): input ``(C, H, W)``, kernel
+Geometry (math.md §11, the PyTorch convention): input ``(C, H, W)``, kernel
 ``(kh, kw)``, stride ``(sh, sw)``, zero padding ``(ph, pw)``, dilation ``(dh, dw)``;
 output position ``(p, q)`` reads the input at ``(p*sh + u*dh - ph, q*sw + v*dw - pw)`` for
 tap ``(u, v)``; taps that fall into the padding read 0 (convolution) or are skipped
@@ -181,7 +181,7 @@ SIGNED, UNSIGNED, ZEROS = 0, 1, 2
 @njit(cache=True)
 def stabilised(d, eps, form):
     """One denominator: ``d + eps·sgn0(d)`` (SIGNED, sgn0(0) = +1); ``d + eps`` falling back to the signed
-    form where that is exactly 0 (UNSIGNED, spec §3.2, §10); ``d + eps·[d = 0]`` (ZEROS, iNNvestigate's
+    form where that is exactly 0 (UNSIGNED, math.md §3.2, §10); ``d + eps·[d = 0]`` (ZEROS, iNNvestigate's
     ``safe_divide``). ``eps = 0`` leaves ``d`` as it is."""
     if eps == 0:
         return d

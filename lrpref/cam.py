@@ -1,11 +1,11 @@
-"""Class activation maps: Grad-CAM, Layer-CAM, Score-CAM at any spatial layer (spec ``neural.md`` §8).
+"""Class activation maps: Grad-CAM, Layer-CAM, Score-CAM at any spatial layer (math.md §8).
 
 With ``A^k`` channel ``k`` of the output of the chosen layer and ``y^c`` the logit of class ``c``:
 
 * **Grad-CAM** — ``α_k = mean_{p,q} ∂y^c/∂A^k_{pq}``, ``L = ReLU(sum_k α_k A^k)``.
 * **Layer-CAM** — ``L = ReLU(sum_k ReLU(∂y^c/∂A^k) ⊙ A^k)`` (paper); ``outer_relu=False`` drops
   the outer ReLU, as the official code does.
-* **Score-CAM**, three conventions (spec §15.22), with ``H^k`` the up-sampled ``A^k`` scaled to
+* **Score-CAM**, three conventions (math.md §15.22), with ``H^k`` the up-sampled ``A^k`` scaled to
   ``[0, 1]`` (min–max) and ``X ∘ H^k`` the masked input:
 
   - ``"paper"`` — ``C_k = y^c(X ∘ H^k) − y^c(X_b)`` with ``X_b`` the reference (default 0),

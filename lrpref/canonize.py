@@ -5,7 +5,7 @@
 weight layer, exactly:
 
 * after a Dense/Conv2d (``z = W a + b``, then BN):  ``W' = diag(k) W``, ``b' = k b + t``
-  (zennit's ``SequentialMergeBatchNorm``, peers.md §1.1);
+  (zennit's ``SequentialMergeBatchNorm``, math.md §P1.1);
 * before a Dense or an unpadded Conv2d (BN, then ``W y + b``): ``W' = W diag(k)``,
   ``b' = b + W t``. Before a padded convolution this is not exact (the padding would see
   ``t``), so it is refused.

@@ -1,4 +1,4 @@
-"""The multiplier engine: relevance as multiplier × factor, node by node (spec ``neural.md`` §4(e), §6.1(d), §6.3(e)).
+"""The multiplier engine: relevance as multiplier × factor, node by node (math.md §4(e), §6.1(d), §6.3(e)).
 
 Given a linearisation ``D^l`` of every layer (:mod:`lrpref.linearize`), a top multiplier ``g^L``
 and a *factor* per layer (the increment ``ΔY^l`` for reference-based methods, the

@@ -50,10 +50,6 @@ def _format(value: float, digits: int = 4) -> str:
     return text[1:] if text.lstrip("-").strip("0.") == "" and text.startswith("-") else text
 
 
-# NumPy prints a negative zero (and a negative number rounded to zero) as "-0." in the trace's arrays
-_NEGATIVE_ZERO = re.compile(r"(?<![\w.])-(0\.0*)(?![0-9])")
-
-
 def _load_array(path: str, what: str) -> np.ndarray:
     """An array from ``.npy``, or from an ``.npz`` holding one array (or one named ``x``); never pickles."""
     if not Path(path).is_file():
@@ -203,9 +199,7 @@ def explain_command(args) -> int:
     sample = args.sample % len(x)
     if args.steps:
         print()
-        with np.printoptions(threshold=sys.maxsize):  # NumPy would elide arrays over 1000 numbers with "..."
-            text = trace(ex, sample, args.max_size or sys.maxsize)
-        print(_NEGATIVE_ZERO.sub(r" \1", text))
+        print(trace(ex, sample, args.max_size or sys.maxsize))
     else:
         print(f"\nconservation ledger of sample {sample}" + (" (another: --sample K)" if len(x) > 1 else ""))
         print(ex.conservation.sample(sample))

@@ -1,4 +1,4 @@
-"""Composites: which rule each layer of a network uses (spec ``neural.md`` §3.11).
+"""Composites: which rule each layer of a network uses (math.md §3.11).
 
 A :class:`Composite` resolves a rule for node ``k`` in this order:
 
@@ -13,7 +13,7 @@ A :class:`Composite` resolves a rule for node ``k`` in this order:
    :class:`~lrpref.SumSplit` (ε = 1e-6, zennit's convention) for Add, LRP-0 for the other affine layers.
 
 A single rule passed to :func:`lrpref.explain` is ``Composite(default=rule)``: it applies to
-every affine layer ("average pooling through the active linear rule", spec §3.10). Sums
+every affine layer ("average pooling through the active linear rule", math.md §3.10). Sums
 (``Add``) keep their own split unless the composite names them, e.g. ``types={lr.Add: lr.LRP0()}``.
 """
 

@@ -99,7 +99,7 @@ def _check_finite_relevance(ex, net) -> None:
 
 
 def _lrp(net, x, target, rule, keep_messages, path, max_matrix_bytes) -> Explanation:
-    """LRP from ``e_c ⊙ Z`` (``target`` classes) or from an explicit top relevance array (spec §2, §3).
+    """LRP from ``e_c ⊙ Z`` (``target`` classes) or from an explicit top relevance array (math.md §2, §3).
 
     Nodes are visited in reverse topological order; the relevance of a tensor is the sum of what
     its consumers sent down to it (fan-in at a branch point).

@@ -5,7 +5,7 @@ output, received from above), ``relevance_in`` (relevance of its input, passed d
 ``absorbed`` (per upper neuron, by kind: ``bias`` / ``stabiliser`` / ``dropped`` for LRP rules,
 ``remainder`` for multiplier methods) and — when the explanation was made with
 ``keep_messages=True`` — ``messages(n)``, the explicit message matrix ``M[j, i] = R(i <- j)`` of
-sample ``n`` (spec ``neural.md`` §1.1). A node with several inputs (``Add``, ``Concat``) has one
+sample ``n`` (math.md §1.1). A node with several inputs (``Add``, ``Concat``) has one
 relevance array and one message matrix per input edge: ``relevance_in`` and ``messages(n)`` are then
 tuples (``relevance_edges`` is always a list). What the method computed on the way is there too:
 ``denominators``, ``stabilised`` and ``scales`` for LRP rules; ``multiplier``, ``factor_in`` and

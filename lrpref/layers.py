@@ -11,9 +11,9 @@ and its constructor arguments for files (``spec()``). Four families:
   :class:`AdaptiveAvgPool2d`, :class:`BatchNorm`) compute ``y = W x + b`` for a fixed
   matrix ``W``. They expose ``apply(x, rho)`` and ``apply_transpose(g, rho)`` — the map and
   its transpose with the parameter array modified element-wise by ``rho`` (the ``rho(w)``
-  of an LRP rule, spec ``neural.md`` §3.0) — and ``matrix(in_shape, rho)``, the same map as
+  of an LRP rule, math.md §3.0) — and ``matrix(in_shape, rho)``, the same map as
   an explicit matrix (NumPy for Dense, ``scipy.sparse`` CSR otherwise, unrolled as in
-  spec §11). LRP rules are written once against this interface.
+  math.md §11). LRP rules are written once against this interface.
 * **Element-wise layers** (:class:`ReLU`, :class:`LeakyReLU`, :class:`Tanh`,
   :class:`Sigmoid`, :class:`Identity`, :class:`Dropout`) and :class:`Flatten`.
 * :class:`MaxPool2d`.
@@ -178,7 +178,7 @@ class Layer:
         raise TypeError(f"{self.describe()} has no default LRP rule")
 
     def pass_relevance(self, inputs, R) -> list:
-        """Pass-through (spec §3.8): the relevance of the output routed unchanged to the inputs, one array per edge."""
+        """Pass-through (math.md §3.8): the relevance of the output routed unchanged to the inputs, one array per edge."""
         raise TypeError(f"{self.describe()} cannot pass relevance through")
 
     def pass_matrix(self, edge: int, in_shapes):
@@ -190,11 +190,11 @@ class Layer:
         raise TypeError(f"no linearisation for {self.describe()}")
 
     def rescale_linearization(self, inputs, references, y, y_ref, state=None, convention="deeplift"):
-        """DeepLIFT's operator (spec §4): for linear layers the layer itself, as here."""
+        """DeepLIFT's operator (math.md §4): for linear layers the layer itself, as here."""
         return self.local_linearization(inputs, state)
 
     def path_linearization(self, inputs, references, ts, weights):
-        """LID-IG's path-averaged Jacobian (spec §6.3): for linear layers the layer itself, as here."""
+        """LID-IG's path-averaged Jacobian (math.md §6.3): for linear layers the layer itself, as here."""
         return self.local_linearization(inputs)
 
     def spec(self) -> dict:
@@ -246,7 +246,7 @@ class ElementWise(Layer):
         return sp.diags(self.derivative(x).ravel(), format="csr")
 
     def path_derivative(self, x_ref, dx, ts, weights):
-        """``sum_k w_k f'(x̂ + t_k Δx)``: the derivative averaged over the points of a straight path (spec §6.3)."""
+        """``sum_k w_k f'(x̂ + t_k Δx)``: the derivative averaged over the points of a straight path (math.md §6.3)."""
         t, w = np.asarray(ts, dtype=dx.dtype), np.asarray(weights, dtype=dx.dtype)
         return sum(w[k] * self.derivative(x_ref + t[k] * dx) for k in range(len(t)))
 
@@ -268,7 +268,7 @@ class ElementWise(Layer):
         return Diagonal(self.derivative(inputs[0]), "f'(x)")
 
     def rescale_linearization(self, inputs, references, y, y_ref, state=None, convention="deeplift"):
-        """``diag(Δy/Δx)``, the derivative where ``Δx`` is near 0 (spec §4 (b2); :func:`lrpref.linearize.rescale_multiplier`)."""
+        """``diag(Δy/Δx)``, the derivative where ``Δx`` is near 0 (math.md §4 (b2); :func:`lrpref.linearize.rescale_multiplier`)."""
         return rescale_multiplier(self.derivative, inputs[0], references[0], y, y_ref, convention)
 
     def path_linearization(self, inputs, references, ts, weights):
@@ -277,7 +277,7 @@ class ElementWise(Layer):
 
 
 class ReLU(ElementWise):
-    """``max(0, x)``, with ``ReLU'(0) = 0`` (PyTorch's convention, spec §1)."""
+    """``max(0, x)``, with ``ReLU'(0) = 0`` (PyTorch's convention, math.md §1)."""
 
     def function(self, x):
         return np.maximum(x, 0)
@@ -393,7 +393,7 @@ class Flatten(Layer):
 
 
 def _output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """``floor((size + 2p - d(k-1) - 1) / s) + 1`` (spec §11)."""
+    """``floor((size + 2p - d(k-1) - 1) / s) + 1`` (math.md §11)."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -402,7 +402,7 @@ def window_taps(height, width, kernel, stride, padding, dilation):
 
     Returns ``(ho, wo, out_pos, in_pos, tap)``: flat output position ``p*wo + q``, flat input
     position ``i*W + j`` (``-1`` where the tap falls into the padding) and tap ``u*kw + v``,
-    each of length ``ho*wo*kh*kw`` (spec §11: ``i = p*s + u*d - pad``).
+    each of length ``ho*wo*kh*kw`` (math.md §11: ``i = p*s + u*d - pad``).
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     ho = _output_size(height, kh, sh, ph, dh)
@@ -517,7 +517,7 @@ class Affine(Layer):
         return y if bias is None else y + self._per_channel(bias, y.ndim)
 
     def bias_vector(self, out_shape, bias) -> np.ndarray:
-        """The bias of every output position, flattened (the unrolled ``b_u`` of spec §11)."""
+        """The bias of every output position, flattened (the unrolled ``b_u`` of math.md §11)."""
         return _per_position(bias, out_shape)
 
     def forward(self, x):
@@ -603,7 +603,7 @@ class Conv2d(Affine):
     Fast path: for stride 1 with at least 8 input channels per group, one accumulating BLAS
     GEMM per kernel tap on shifted views of the padded input (no im2col copy, see
     :mod:`lrpref._blas`); otherwise im2col (numba) + one GEMM per group, and for the transpose
-    GEMM + col2im. Explicit path: the unrolled sparse matrix of spec §11,
+    GEMM + col2im. Explicit path: the unrolled sparse matrix of math.md §11,
     ``W_u[(o,p,q), (c, p*s+u*d-pad, q*s+v*d-pad)] = K[o, c, u, v]``.
     """
 
@@ -693,7 +693,7 @@ class Conv2d(Affine):
         return hp, wp, offsets, n_batch * hp * wp - offsets[-1]
 
     def _apply_shifted(self, x, weight):
-        """``y = sum over taps of W[:, :, u, v] @ (padded x shifted by the tap)``, spec §11, as accumulating GEMMs."""
+        """``y = sum over taps of W[:, :, u, v] @ (padded x shifted by the tap)``, math.md §11, as accumulating GEMMs."""
         n_batch, channels, height, width = x.shape
         _, ho, wo = self.output_shape(x.shape[1:])
         hp, wp, offsets, span = self._shifted_layout(x.shape[1:], n_batch)
@@ -819,7 +819,7 @@ class _PoolingMap(Affine):
     """A per-channel linear map ``y[c] = P x[c]`` given by a sparse spatial matrix ``P``.
 
     The parameter array that rules modify is ``P.data`` (e.g. the ``1/k`` of average
-    pooling, spec §3.10), held in float64; outputs take the dtype of the input. No bias.
+    pooling, math.md §3.10), held in float64; outputs take the dtype of the input. No bias.
     """
 
     def __init__(self):
@@ -905,7 +905,7 @@ class _Window:
 class AvgPool2d(_Window, _PoolingMap):
     """Average pooling as PyTorch's ``nn.AvgPool2d`` (zero padding; ``count_include_pad`` as there).
 
-    The linear map ``W_ji = 1/k`` for ``i`` in window ``j`` (spec §3.10), with ``k`` the window
+    The linear map ``W_ji = 1/k`` for ``i`` in window ``j`` (math.md §3.10), with ``k`` the window
     size, or with ``count_include_pad=False`` the number of non-padding taps.
     """
 
@@ -1051,7 +1051,7 @@ class MaxPool2d(_Window, Layer):
     """Max pooling as PyTorch's ``nn.MaxPool2d`` (padding never wins).
 
     Gradient and WTA relevance go to the first maximum of each window in row-major order
-    (PyTorch's convention, spec §1 and §3.9).
+    (PyTorch's convention, math.md §1 and §3.9).
     """
 
     capabilities = frozenset({"winners"})
@@ -1075,13 +1075,13 @@ class MaxPool2d(_Window, Layer):
         return Selections(self, [x], [self.pool(x)[1] if state is None else state], [1.0], "arg-max at x")
 
     def rescale_linearization(self, inputs, references, y, y_ref, state=None, convention="deeplift"):
-        """DeepLIFT: gradient mode, the arg-max at ``x`` (spec §4 (b4)); captum: :class:`~lrpref.linearize.CrossMax`."""
+        """DeepLIFT: gradient mode, the arg-max at ``x`` (math.md §4 (b4)); captum: :class:`~lrpref.linearize.CrossMax`."""
         if convention == "captum":
             return CrossMax(self, inputs[0], references[0], y, y_ref)
         return self.local_linearization(inputs, state)
 
     def path_linearization(self, inputs, references, ts, weights):
-        """The selections at the points ``x̂ + t_k Δx`` of the layer's own path, weighted (spec §6.3)."""
+        """The selections at the points ``x̂ + t_k Δx`` of the layer's own path, weighted (math.md §6.3)."""
         x, x_ref = inputs[0], references[0]
         dx = x - x_ref
         points = [x_ref + x.dtype.type(t) * dx for t in ts]

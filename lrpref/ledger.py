@@ -9,8 +9,8 @@ so that, per sample,
     received = passed + sum(absorbed[kind] for kind in kinds) + residual,
 
 where ``residual`` is what no kind accounts for (round-off, or a method that is not
-conservative and does not say why). Spec ``neural.md`` §1 ("absorbed relevance") and
-``bow.md`` §6.1.
+conservative and does not say why). Spec math.md §1 ("absorbed relevance") and
+math.md §B6.1.
 """
 
 from __future__ import annotations

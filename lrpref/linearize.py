@@ -1,21 +1,21 @@
-"""Linearisations: the operator ``D`` a multiplier method uses at each layer (spec ``neural.md`` §4, §6).
+"""Linearisations: the operator ``D`` a multiplier method uses at each layer (math.md §4, §6).
 
 DeepLIFT, the LID family, LRP-Taylor and the gradient baselines all propagate a multiplier
 ``g`` (a modified gradient) down the network with ``g_in = g_out · D`` and assign
 ``R = g ⊙ factor`` (usually the increment ``ΔY``); they differ only in ``D``:
 
-* :func:`local` — the Jacobian at one point (LID-Taylor, LRP-Taylor, gradients; spec §6.1):
+* :func:`local` — the Jacobian at one point (LID-Taylor, LRP-Taylor, gradients; math.md §6.1):
   ``W`` for affine layers, ``diag(f'(x))`` element-wise (``ReLU'(0) = 0``), the first-index
   arg-max selection for max-pooling.
-* :func:`rescale` — DeepLIFT's Rescale rule (spec §4 (b2)): ``diag(Δy/Δx)`` for element-wise
+* :func:`rescale` — DeepLIFT's Rescale rule (math.md §4 (b2)): ``diag(Δy/Δx)`` for element-wise
   layers, the gradient at the reference where ``|Δx| < 1e-7``; max-pooling in gradient mode.
   ``convention="captum"`` is captum's ``DeepLift``: the gradient at the input where
   ``|Δx| < 1e-10``, and max-pooling by the cross-maximum of input and reference (:class:`CrossMax`).
-* :func:`path_average` — LID-IG (spec §6.3): the Jacobian averaged over points
+* :func:`path_average` — LID-IG (math.md §6.3): the Jacobian averaged over points
   ``Ŷ + t_k ΔY`` of the layer's own straight path, with quadrature weights ``w_k``; affine
   layers exactly ``W``.
 * :class:`RevealCancel` — DeepLIFT's RevealCancel rule for an element-wise layer together with
-  the affine layer before it (spec §4 (b3)).
+  the affine layer before it (math.md §4 (b3)).
 
 Each gives ``vjp(g)`` (``g D``, batched), ``jvp(v)`` (``D v``, batched, for the row sums of the
 messages ``diag(g) D diag(factor)``) and ``matrix(n)`` (``D`` of sample ``n``, explicit). A layer with
@@ -38,8 +38,8 @@ from .modifiers import NEGATIVE, POSITIVE
 __all__ = ["Linearization", "Diagonal", "Linear", "Reshape", "Selections", "local", "rescale", "path_average",
            "RevealCancel", "CrossMax", "captum_hooks", "NEAR_ZERO", "CAPTUM_NEAR_ZERO"]
 
-NEAR_ZERO = 1e-7  # DeepLIFT's NEAR_ZERO_THRESHOLD (spec §4, §10)
-CAPTUM_NEAR_ZERO = 1e-10  # captum DeepLift's eps (peers §1.2)
+NEAR_ZERO = 1e-7  # DeepLIFT's NEAR_ZERO_THRESHOLD (math.md §4, §10)
+CAPTUM_NEAR_ZERO = 1e-10  # captum DeepLift's eps (math.md §P1.2)
 
 
 class Linearization:
@@ -172,14 +172,14 @@ def local(layer, x, state=None) -> Linearization:
 
 
 def rescale(layer, x, x_ref, y, y_ref, state=None, convention: str = "deeplift") -> Linearization:
-    """DeepLIFT Rescale (spec §4 (b2)) of a single-input ``layer``: see the layer's ``rescale_linearization``."""
+    """DeepLIFT Rescale (math.md §4 (b2)) of a single-input ``layer``: see the layer's ``rescale_linearization``."""
     if convention not in ("deeplift", "captum"):
         raise ValueError(f"the DeepLIFT convention must be 'deeplift' or 'captum', got {convention!r}")
     return layer.rescale_linearization([x], [x_ref], y, y_ref, state, convention)
 
 
 def rescale_multiplier(derivative, x, x_ref, y, y_ref, convention) -> Diagonal:
-    """DeepLIFT Rescale for an element-wise map (spec §4 (b2)): ``diag(Δy/Δx)``, and where ``|Δx| < 1e-7`` the
+    """DeepLIFT Rescale for an element-wise map (math.md §4 (b2)): ``diag(Δy/Δx)``, and where ``|Δx| < 1e-7`` the
     derivative at the reference; ``convention="captum"``: the derivative at ``x`` where ``|Δx| < 1e-10``."""
     captum = convention == "captum"
     dx, dy = x - x_ref, y - y_ref
@@ -189,7 +189,7 @@ def rescale_multiplier(derivative, x, x_ref, y, y_ref, convention) -> Diagonal:
 
 
 def path_average(layer, x, x_ref, ts, weights) -> Linearization:
-    """LID-IG (spec §6.3): ``sum_k w_k D(x̂ + t_k Δx)`` on the layer's own straight path; affine layers ``W``."""
+    """LID-IG (math.md §6.3): ``sum_k w_k D(x̂ + t_k Δx)`` on the layer's own straight path; affine layers ``W``."""
     return layer.path_linearization([x], [x_ref], ts, weights)
 
 
@@ -241,7 +241,7 @@ class CrossMax(Linearization):
 
 
 class RevealCancel(Linearization):
-    """DeepLIFT RevealCancel (spec §4 (b3)) for an affine layer followed by an element-wise one.
+    """DeepLIFT RevealCancel (math.md §4 (b3)) for an affine layer followed by an element-wise one.
 
     With ``Δz⁺_j = sum_i (w_ji Δa_i)⁺`` and ``Δz⁻_j = sum_i (w_ji Δa_i)⁻`` (the bias has no
     increment) and ``f`` the activation at reference pre-activation ``ẑ``:

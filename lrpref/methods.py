@@ -1,4 +1,4 @@
-"""What each ``method`` of :func:`lrpref.explain` computes (spec ``neural.md`` §2, §4–§8, §6.5).
+"""What each ``method`` of :func:`lrpref.explain` computes (math.md §2, §4–§8, §6.5).
 
 Multiplier methods (:mod:`lrpref.chain`): a top multiplier ``g^L``, a linearisation ``D`` per
 layer (:mod:`lrpref.linearize`) and a factor per layer, ``R(Y^l) = g^{l+1} ⊙ factor^l``:
@@ -9,7 +9,7 @@ method                   top ``g^L``    linearisation ``D``          factor
 ``deeplift``             ``e_c``        Rescale (max-pool: gradient) ``ΔY``
 ``deeplift-revealcancel`` ``e_c``       RevealCancel after affine    ``ΔY``
 ``lid-taylor``           ``e_c``        Jacobian at ``x``            ``ΔY``
-``lrp-taylor``           ``e_c``        Jacobian at ``x``            ``Y`` (``Ŷ := 0``, spec §6.2)
+``lrp-taylor``           ``e_c``        Jacobian at ``x``            ``Y`` (``Ŷ := 0``, math.md §6.2)
 ``lid-ig``               ``e_c``        path-averaged Jacobian       ``ΔY``
 ``st-lid-taylor``        ``P'_c(Z)``    Jacobian at ``x``            ``ΔY``
 ``sig-lid-taylor``       ``P̄'_c``       Jacobian at ``x``            ``ΔY``
@@ -24,12 +24,12 @@ method                   top ``g^L``    linearisation ``D``          factor
 (ReLU → MaxPool2d) keeps its plain gradient (:func:`lrpref.linearize.captum_hooks`).
 
 Averaged over points (the same engine, weighted): ``ig`` (Jacobians at ``x̂ + t_k Δx``, factor
-``ΔY``; spec §5) and ``smoothgrad`` (gradients at noisy copies of ``x``; ``R`` = the mean
+``ΔY``; math.md §5) and ``smoothgrad`` (gradients at noisy copies of ``x``; ``R`` = the mean
 gradient).
 
 LRP with another top layer (:mod:`lrpref.tops`): ``sg-lrp-0`` (``P'_c``), ``sg-lrp-zp`` (``P'_c``,
 z⁺ rule), ``st-lrp-0`` (``P'_c ⊙ Z``), ``sig-lrp-0`` (``P̄'_c ⊙ Z`` on ``0 → Z``), and ``clrp``
-(spec §7.2). CAM baselines: ``grad-cam``, ``layer-cam``, ``score-cam`` (:mod:`lrpref.cam`).
+(math.md §7.2). CAM baselines: ``grad-cam``, ``layer-cam``, ``score-cam`` (:mod:`lrpref.cam`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ MULTIPLIER = {
     "gradient": _Multiplier("logit", "local", "multiplier", conserves=False),
 }
 
-# LRP with a softmax-based top layer: top relevance and default rule ("ε-fused": ε = 1e-9, spec §6.5, §15.17)
+# LRP with a softmax-based top layer: top relevance and default rule ("ε-fused": ε = 1e-9, math.md §6.5, §15.17)
 LRP_TOPS = {
     "sg-lrp-0": ("sg", Epsilon(1e-9)),
     "sg-lrp-zp": ("sg", ZPlus()),
@@ -333,8 +333,8 @@ def _averaged(net, points, weights, factors, classes, conserves):
 
 
 def _ig(call):
-    """Integrated Gradients (spec §5): ``(x − x̂) ⊙ sum_k w_k ∇F(x̂ + t_k (x − x̂))``; at hidden layers the same
-    path-averaged gradient times the increment of the layer (spec §5, "intermediate-layer IG")."""
+    """Integrated Gradients (math.md §5): ``(x − x̂) ⊙ sum_k w_k ∇F(x̂ + t_k (x − x̂))``; at hidden layers the same
+    path-averaged gradient times the increment of the layer (math.md §5, "intermediate-layer IG")."""
     net, x, target, reference, steps, riemann = call.net, call.x, call.target, call.reference, call.steps, call.riemann
     activations = net.record(x)
     output = activations[-1]
@@ -381,7 +381,7 @@ def _smoothgrad(call):
 
 
 def _lrp_with_top(name, call):
-    """LRP from a softmax-based top relevance (spec §2, §6.5, §7.1): SG ``P'_c``, ST ``P'_c ⊙ Z``, SIG ``P̄'_c ⊙ Z``."""
+    """LRP from a softmax-based top relevance (math.md §2, §6.5, §7.1): SG ``P'_c``, ST ``P'_c ⊙ Z``, SIG ``P̄'_c ⊙ Z``."""
     net, x, target, rule, steps, riemann, explain_lrp = (call.net, call.x, call.target, call.rule, call.steps, call.riemann,
                                                          call.explain_lrp)
     kind, default_rule = LRP_TOPS[name]
@@ -394,7 +394,7 @@ def _lrp_with_top(name, call):
 
 
 def _clrp(call):
-    """CLRP (Gu et al. 2018; spec §7.2): ``max(0, R/ΣR − R_dual/ΣR_dual)`` (official code) or ``max(0, R − R_dual)``.
+    """CLRP (Gu et al. 2018; math.md §7.2): ``max(0, R/ΣR − R_dual/ΣR_dual)`` (official code) or ``max(0, R − R_dual)``.
 
     Target pass from ``|e_c ⊙ Z|``; dual: CLRP1 from ``|Z|`` with the target zeroed, CLRP2 from
     ``|e_c ⊙ Z|`` through the network with the target's last-layer weights negated. Default rule z⁺.
@@ -431,7 +431,7 @@ def _clrp(call):
 
 
 def _lrp(call):
-    """LRP from ``e_c ⊙ Z`` or an explicit top relevance (spec §2, §3): :func:`lrpref.explain`'s own engine."""
+    """LRP from ``e_c ⊙ Z`` or an explicit top relevance (math.md §2, §3): :func:`lrpref.explain`'s own engine."""
     if call.options:
         raise TypeError(f"method 'lrp' takes no option(s) {sorted(call.options)}")
     return call.explain_lrp(call.target, call.rule)

@@ -1,5 +1,5 @@
 """Parameter modifiers ``rho``: the element-wise maps an LRP rule applies to a layer's weights and biases
-(spec ``neural.md`` §3.0: ``z = rho(W) a + rho(b)``)."""
+(math.md §3.0: ``z = rho(W) a + rho(b)``)."""
 
 from __future__ import annotations
 

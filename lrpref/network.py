@@ -1,4 +1,4 @@
-"""Networks: a :class:`Graph` of layers with a forward record per tensor; :class:`Sequential` is a chain (spec ``neural.md`` §1).
+"""Networks: a :class:`Graph` of layers with a forward record per tensor; :class:`Sequential` is a chain (math.md §1).
 
 Nodes are layers, edges are tensors. Nodes are kept in a topological order ``0 .. L-1``;
 tensor ``0`` is the network input and tensor ``k + 1`` the output of node ``k``, so the forward

@@ -4,9 +4,9 @@ Both paths read the same rule definition (:mod:`lrpref.rules`) and share the div
 (:func:`scales`) and the absorption accounting (:func:`absorption`); they differ only in how the layer is
 applied: the fast path uses the layer's operators (``apply``/``apply_transpose``, numba
 kernels), the explicit path builds the layer's matrix and the full message matrix
-``M[j, i] = R(i <- j)`` of one sample (spec ``neural.md`` §1.1, §3.0).
+``M[j, i] = R(i <- j)`` of one sample (math.md §1.1, §3.0).
 
-Per upper neuron ``j`` the relevance not passed down is reported by kind (spec §1, §10):
+Per upper neuron ``j`` the relevance not passed down is reported by kind (math.md §1, §10):
 ``bias`` (``s_j b_j``), ``stabiliser`` (``s_j (S_j - D_j)``) and ``dropped`` (zero
 denominators and neurons a group's selector excludes). For every rule
 ``R_out = rowsum(M) + bias + stabiliser + dropped`` exactly.
@@ -78,7 +78,7 @@ class Step:
     ``relevance_edges`` (one array per input edge; ``relevance_in`` is the array itself for a
     single input, else the tuple); for linear rules each group's denominators ``D``, scales
     ``s = c R / S``, bias ``B`` (broadcast per output) and the layer output ``z`` — and, derived from
-    these on first access, the stabilised denominators ``S`` and the absorbed relevance (spec §1.1).
+    these on first access, the stabilised denominators ``S`` and the absorbed relevance (math.md §1.1).
     Pass-through and max-pooling rules absorb nothing (``linear_rule`` is None).
     """
 
@@ -158,7 +158,7 @@ def _flat(array):
 
 
 def scales(rule: LinearRule, R, denominators, z):
-    """Step 2 of spec §3.0 for every group: ``s_g = c_g R / S_g`` where ``S_g = stabilise(D_g)`` is
+    """Step 2 of math.md §3.0 for every group: ``s_g = c_g R / S_g`` where ``S_g = stabilise(D_g)`` is
     non-zero and the group's selector admits the neuron (``z > 0`` / ``z < 0``), else 0."""
     out = []
     for group, D in zip(rule.groups, denominators):
@@ -170,7 +170,7 @@ def scales(rule: LinearRule, R, denominators, z):
 
 
 def absorption(rule: LinearRule, R, denominators, stabilised, biases, z, scales) -> Absorbed:
-    """What each upper neuron did not pass down (spec §1, §10): ``bias = sum_g s_g B_g``,
+    """What each upper neuron did not pass down (math.md §1, §10): ``bias = sum_g s_g B_g``,
     ``stabiliser = sum_g s_g (S_g - D_g)``, ``dropped = R - sum_g c_g R [S_g != 0 and admitted]``."""
     bias_part = np.zeros_like(R)
     stabiliser_part = np.zeros_like(R)
@@ -216,7 +216,7 @@ def input_terms(rule: LinearRule, inputs):
 
 
 def contributions(layer, in_shapes, parts, group_scales):
-    """Steps 3 and 4 of spec §3.0, term by term: ``(group index, edge, term, x_t, c_t = rho_t(W_e)^T s_g)``;
+    """Steps 3 and 4 of math.md §3.0, term by term: ``(group index, edge, term, x_t, c_t = rho_t(W_e)^T s_g)``;
     ``R_e = sum over the edge's terms of x_t ⊙ c_t``. Groups whose scales are all 0 contribute nothing and are skipped."""
     for g, (s, terms) in enumerate(zip(group_scales, parts)):
         if not s.any():
@@ -229,7 +229,7 @@ def contributions(layer, in_shapes, parts, group_scales):
 
 
 def _linear_fast(layer, rule: LinearRule, inputs, z, R) -> Step:
-    """The four steps of spec §3.0 on the layer's affine map ``y = sum_e W_e x_e + b`` through its operators."""
+    """The four steps of math.md §3.0 on the layer's affine map ``y = sum_e W_e x_e + b`` through its operators."""
     in_shapes = [a.shape[1:] for a in inputs]
     if z is None and _needs_output(rule):
         z = layer.forward(*inputs)

@@ -1,10 +1,10 @@
-"""LRP rules as small values (spec ``neural.md`` §3).
+"""LRP rules as small values (math.md §3).
 
 A rule for an affine layer (``y = W a + b``) is written once, in the generic form of
-spec §3.0, as one or more **groups**. Each group ``g`` has a coefficient ``c_g``, a list
+math.md §3.0, as one or more **groups**. Each group ``g`` has a coefficient ``c_g``, a list
 of **terms** ``t`` = (input part ``x_t = in_t(a)``, weight modifier ``rho_t``), a bias
 modifier ``beta_g`` (or none) and optionally a selector on the sign of the unmodified
-output ``z``. The four steps (spec §3.0, seed 004) are, per group,
+output ``z``. The four steps (math.md §3.0, Montavon et al. 2019) are, per group,
 
 1. ``D_g = sum_t rho_t(W) x_t + beta_g(b)``  and  ``S_g = stabilise(D_g)``
 2. ``s_g = c_g * R / S_g``  (0 where ``S_g = 0`` or the selector excludes the neuron)
@@ -111,13 +111,13 @@ _FORMS = {"signed": _kernels.SIGNED, "unsigned": _kernels.UNSIGNED, "zeros": _ke
 
 @dataclass(frozen=True)
 class Stabiliser:
-    """``S = D + eps * sgn0(D)`` (signed, sgn0(0) = +1) or ``S = D + eps`` (unsigned), spec §3.2, §10.
+    """``S = D + eps * sgn0(D)`` (signed, sgn0(0) = +1) or ``S = D + eps`` (unsigned), math.md §3.2, §10.
 
     ``sign="zeros"`` replaces only exact zeros, ``S = D + eps·[D = 0]`` (iNNvestigate's
-    ``safe_divide``, peers §1.3). ``scale="rms"`` multiplies eps by ``sqrt(mean(D**2))`` over
-    each sample's outputs (the tutorial's "0.1 std", spec §15.3). ``eps = 0`` is safe division:
+    ``safe_divide``, math.md §P1.3). ``scale="rms"`` multiplies eps by ``sqrt(mean(D**2))`` over
+    each sample's outputs (the tutorial's "0.1 std", math.md §15.3). ``eps = 0`` is safe division:
     a zero denominator drops its relevance, which the ledger reports as ``dropped``. The
-    unsigned form falls back to the signed one where ``D = -eps`` exactly (spec §3.2 (d)).
+    unsigned form falls back to the signed one where ``D = -eps`` exactly (math.md §3.2 (d)).
     """
 
     epsilon: float = 0.0
@@ -237,7 +237,7 @@ def _finite(value, name: str, owner: str, minimum: float | None = None) -> float
 
 
 class LinearRule(Rule):
-    """A rule for affine layers: ``groups`` (spec §3.0) and a :class:`Stabiliser`."""
+    """A rule for affine layers: ``groups`` (math.md §3.0) and a :class:`Stabiliser`."""
 
     requires = "linear"
 
@@ -260,7 +260,7 @@ def _require_non_negative(a, rule_text, where, alternatives):
 
 
 class LRP0(LinearRule):
-    """LRP-0 (Bach 2015 eq. 56; spec §3.1): ``R_i = sum_j a_i w_ji / z_j * R_j``, ``z_j = sum_i a_i w_ji + b_j``.
+    """LRP-0 (Bach 2015 eq. 56; math.md §3.1): ``R_i = sum_j a_i w_ji / z_j * R_j``, ``z_j = sum_i a_i w_ji + b_j``.
 
     The bias enters the denominator only (it absorbs ``R_j b_j / z_j``); a zero denominator
     drops ``R_j`` (safe division, reported). ``M = diag(R/z) W diag(a)``.
@@ -272,7 +272,7 @@ class LRP0(LinearRule):
 
 
 class Epsilon(LinearRule):
-    """LRP-ε (Bach 2015 eq. 58; spec §3.2): ``R_i = sum_j a_i w_ji / (z_j + eps sgn0(z_j)) * R_j``.
+    """LRP-ε (Bach 2015 eq. 58; math.md §3.2): ``R_i = sum_j a_i w_ji / (z_j + eps sgn0(z_j)) * R_j``.
 
     ``sign="unsigned"`` uses ``z_j + eps`` (Montavon 2019), ``sign="zeros"`` ``z_j + eps [z_j = 0]``
     (iNNvestigate's safe division); ``scale="rms"`` uses ``eps * sqrt(mean_j z_j²)`` (the
@@ -312,13 +312,13 @@ def _bias_text(bias, default) -> str:
 
 
 class Gamma(LinearRule):
-    """LRP-γ (Montavon 2019; spec §3.3).
+    """LRP-γ (Montavon 2019; math.md §3.3).
 
     ``mode="classic"``: ``R_i = sum_j a_i (w_ji + γ w_ji⁺) / (sum_i' a_i' (w_ji' + γ w_ji'⁺) + b_j + γ b_j⁺) R_j``,
     defined for ``a >= 0`` (an error otherwise); ``bias=False`` drops the bias term and
     ``bias="plain"`` adds ``b_j`` unmodified (captum's ``GammaRule``, γ on the weights only).
 
-    ``mode="generalised"`` (zennit's ``Gamma``, Andéol et al. 2021; peers §1.1): with
+    ``mode="generalised"`` (zennit's ``Gamma``, Andéol et al. 2021; math.md §P1.1): with
     ``w↑ = w + γw⁺`` and ``w↓ = w + γw⁻``, neurons with ``z_j > 0`` use contributions
     ``a⁺ w↑ + a⁻ w↓`` and bias ``b + γb⁺``; neurons with ``z_j < 0`` use ``a⁺ w↓ + a⁻ w↑`` and
     ``b + γb⁻``; neurons with ``z_j = 0`` are dropped. For ``a >= 0`` and ``z_j > 0`` both modes agree.
@@ -355,7 +355,7 @@ class Gamma(LinearRule):
 
 
 class AlphaBeta(LinearRule):
-    """LRP-αβ (Bach 2015 eq. 60; spec §3.4) on the products ``z_ji = a_i w_ji``.
+    """LRP-αβ (Bach 2015 eq. 60; math.md §3.4) on the products ``z_ji = a_i w_ji``.
 
     ``R_i = sum_j (α z_ji⁺ / z_j⁺ - β z_ji⁻ / z_j⁻) R_j`` with ``z_j^± = sum_i z_ji^± + b_j^±``
     (``bias="ignore"`` drops ``b^±``). ``z_ji⁺ = a⁺w⁺ + a⁻w⁻`` and ``z_ji⁻ = a⁺w⁻ + a⁻w⁺``.
@@ -365,7 +365,7 @@ class AlphaBeta(LinearRule):
     ``convention="modern"`` (default, zennit): α − β = 1, β ≥ 0. ``convention="toolbox"``
     (Bach 2015 / LRP toolbox): α + β = 1 and the β-term is added, ``+ β z_ji⁻ / z_j⁻``; the two
     agree with ``β_toolbox = −β_modern`` (α2β1 ≡ toolbox α=2, β=−1). A zero ``z_j^±`` drops its
-    term (spec §3.4 (d)), which the ledger reports.
+    term (math.md §3.4 (d)), which the ledger reports.
     """
 
     def __init__(self, alpha: float = 2.0, beta: float = 1.0, bias: str = "include",
@@ -402,7 +402,7 @@ class AlphaBeta(LinearRule):
 
 
 class ZPlus(LinearRule):
-    """The z⁺ rule (DTD, Montavon 2017; spec §3.5).
+    """The z⁺ rule (DTD, Montavon 2017; math.md §3.5).
 
     ``mode="dtd"``: ``R_i = sum_j a_i w_ji⁺ / sum_i' a_i' w_ji'⁺ R_j`` (bias ignored), defined for
     ``a >= 0``. ``mode="products"`` (zennit's ``ZPlus``): contributions ``a⁺w⁺ + a⁻w⁻``, valid for
@@ -433,7 +433,7 @@ class ZPlus(LinearRule):
 
 
 class ZBox(LinearRule):
-    """The zᴮ rule (DTD; spec §3.6) for inputs bounded by ``low <= x <= high``.
+    """The zᴮ rule (DTD; math.md §3.6) for inputs bounded by ``low <= x <= high``.
 
     ``R_i = sum_j (x_i w_ji - l_i w_ji⁺ - h_i w_ji⁻) / sum_i' (x_i' w_ji' - l_i' w_ji'⁺ - h_i' w_ji'⁻) R_j``,
     bias ignored. ``low`` and ``high`` are scalars or arrays broadcastable to one input sample
@@ -476,9 +476,9 @@ class ZBox(LinearRule):
 
 
 class WSquare(LinearRule):
-    """The w² rule (DTD; spec §3.7): ``R_i = sum_j w_ji² / sum_i' w_ji'² R_j`` (input-independent).
+    """The w² rule (DTD; math.md §3.7): ``R_i = sum_j w_ji² / sum_i' w_ji'² R_j`` (input-independent).
 
-    ``bias=True`` adds ``b_j²`` to the denominator (zennit's default, peers §1.1).
+    ``bias=True`` adds ``b_j²`` to the denominator (zennit's default, math.md §P1.1).
     """
 
     def __init__(self, bias: bool = False, epsilon=0.0):
@@ -492,7 +492,7 @@ class WSquare(LinearRule):
 
 
 class Flat(LinearRule):
-    """The flat rule (spec §3.7): ``R_i = sum_j 1[i in RF(j)] / |RF(j)| R_j``, uniform over the receptive field.
+    """The flat rule (math.md §3.7): ``R_i = sum_j 1[i in RF(j)] / |RF(j)| R_j``, uniform over the receptive field.
 
     The receptive field counts the real (non-padding) taps, as zennit does.
     """
@@ -531,20 +531,20 @@ class SumSplit(LinearRule):
 
 
 class Pass(Rule):
-    """Pass-through (spec §3.8): relevance routed unchanged, ``R(Y^{l-1}) = R(Y^l)``, ``M = diag(R)`` for element-wise
+    """Pass-through (math.md §3.8): relevance routed unchanged, ``R(Y^{l-1}) = R(Y^l)``, ``M = diag(R)`` for element-wise
     layers and Flatten; ``Concat`` gives each input its slice, ``M_e = diag(R) S_e``."""
 
     requires = "pass"
 
 
 class WinnerTakesAll(Rule):
-    """Max-pooling, winner takes all (spec §3.9): ``M_ji = R_j 1[i = argmax_{win(j)} a]``.
+    """Max-pooling, winner takes all (math.md §3.9): ``M_ji = R_j 1[i = argmax_{win(j)} a]``.
 
     ``ties="first"``: the first maximum in row-major window order (PyTorch's gradient);
     ``ties="split"``: shared equally among tied maxima (LRP toolbox, CLRP code).
 
     ``epsilon > 0`` is LRP-ε on the selection map (captum's default ``EpsilonRule`` on
-    max-pooling, peers §1.2): the winner gets ``R_j y_j / (y_j + ε sgn0(y_j))`` and the
+    max-pooling, math.md §P1.2): the winner gets ``R_j y_j / (y_j + ε sgn0(y_j))`` and the
     stabiliser absorbs the rest (all of ``R_j`` where the window maximum is 0).
     """
 
@@ -580,7 +580,7 @@ class Surrogate(Rule):
 
 
 class Proportional(Surrogate):
-    """Max-pooling treated as a window sum in the backward pass (spec §3.9, ``maxpool_lrp="avg"``).
+    """Max-pooling treated as a window sum in the backward pass (math.md §3.9, ``maxpool_lrp="avg"``).
 
     The linear ``rule`` (default LRP-0) is applied to ``y_j = sum_{i in win(j)} a_i``, so
     ``M_ji = R_j a_i / sum_{i' in win(j)} a_i'`` under LRP-0.

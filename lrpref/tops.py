@@ -1,4 +1,4 @@
-"""Top-layer relevance: what an explanation starts from (spec ``neural.md`` §2).
+"""Top-layer relevance: what an explanation starts from (math.md §2).
 
 ``resolve_target`` validates a target (class index per sample, or an explicit top
 relevance array); ``logit`` is the LRP initialisation ``R(Y^L) = e_c ⊙ Z``.
@@ -61,7 +61,7 @@ def one_hot(classes: np.ndarray, output: np.ndarray) -> np.ndarray:
 
 
 def logit(output: np.ndarray, target) -> tuple[np.ndarray, np.ndarray | None]:
-    """LRP's top relevance ``e_c ⊙ Z`` (spec §2), or the explicit array given as target."""
+    """LRP's top relevance ``e_c ⊙ Z`` (math.md §2), or the explicit array given as target."""
     classes, explicit = resolve_target(output, target)
     if explicit is not None:
         return explicit, None
@@ -69,20 +69,20 @@ def logit(output: np.ndarray, target) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
-    """``exp(Z − max Z) / sum exp(Z − max Z)`` per sample (spec §1)."""
+    """``exp(Z − max Z) / sum exp(Z − max Z)`` per sample (math.md §1)."""
     e = np.exp(Z - Z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
 def softmax_gradient(Z: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """``P'_c = ∂P_c/∂Z = P_c (e_c − P)`` per sample (spec §1; seed 001 eq. 10); it sums to 0."""
+    """``P'_c = ∂P_c/∂Z = P_c (e_c − P)`` per sample (math.md §1; Chen et al. 2024 eq. 10); it sums to 0."""
     P = softmax(Z)
     Pc = P[np.arange(len(P)), classes][:, None]
     return Pc * (one_hot(classes, Z) - P)
 
 
 def path_softmax_gradient(Z_from, Z_to, classes, ts, weights) -> np.ndarray:
-    """``P̄'_c = sum_k w_k P'_c(Z_from + t_k (Z_to − Z_from))`` (spec §2, SIG)."""
+    """``P̄'_c = sum_k w_k P'_c(Z_from + t_k (Z_to − Z_from))`` (math.md §2, SIG)."""
     dZ = Z_to - Z_from
     return sum(w * softmax_gradient(Z_from + t * dZ, classes) for t, w in zip(ts, weights))
 
@@ -99,7 +99,7 @@ def multiplier(kind: str, Z, Z_ref, classes, ts=None, weights=None) -> np.ndarra
 
 
 def top_relevance(kind: str, Z, classes, ts=None, weights=None) -> np.ndarray:
-    """Top relevance of an LRP-based method: ``"logit"``, ``"sg"``, ``"st-lrp-0"``, ``"sig-lrp-0"`` (spec §2, §6.5)."""
+    """Top relevance of an LRP-based method: ``"logit"``, ``"sg"``, ``"st-lrp-0"``, ``"sig-lrp-0"`` (math.md §2, §6.5)."""
     if kind == "logit":
         return one_hot(classes, Z) * Z
     if kind == "sg":

@@ -1,7 +1,6 @@
 """The teaching trace: every number of an explanation, layer by layer, to redo by hand (``ex.steps()``).
 
-For an LRP rule on an affine layer the trace follows the four steps of seed 004 and spec
-``neural.md`` §3.0, group by group:
+For an LRP rule on an affine layer the trace follows the four steps of Montavon et al. 2019 and math.md §3.0, group by group:
 
 1. forward: ``z`` (the layer output), ``D = sum_t rho_t(W) x_t + beta(b)``, the stabilised
    ``S`` and the stabiliser ``S − D``;
@@ -21,6 +20,8 @@ linearisation ``D`` (its diagonal for element-wise layers), the factor of the in
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .propagate import contributions, input_terms
@@ -29,16 +30,21 @@ from .rules import Surrogate, WinnerTakesAll
 __all__ = ["trace"]
 
 
+def _printed(a) -> str:
+    """Every number of ``a`` at 6 decimals on one line per row: no wrapping, no elision, no ``-0.``."""
+    shown = np.round(np.asarray(a, dtype=np.float64), 6) + 0.0  # + 0.0 turns -0.0 (and what rounds to it) into 0.0
+    return np.array2string(shown, precision=6, suppress_small=True, max_line_width=sys.maxsize, threshold=sys.maxsize)
+
+
 def _values(v, max_size) -> str:
     v = np.asarray(v)
     if v.size <= max_size:
-        return np.array2string(v.ravel(), precision=6, suppress_small=True, max_line_width=110)
+        return _printed(v.ravel())
     return f"({v.size} values: sum {v.sum():.6g}, min {v.min():.6g}, max {v.max():.6g})"
 
 
 def _matrix(M) -> str:
-    dense = M.toarray() if hasattr(M, "toarray") else np.asarray(M)
-    return np.array2string(dense, precision=6, suppress_small=True, max_line_width=110)
+    return _printed(M.toarray() if hasattr(M, "toarray") else M)
 
 
 def _lrp_lines(record, n, max_size):
@@ -47,7 +53,7 @@ def _lrp_lines(record, n, max_size):
     inputs = [a[n:n + 1] for a in record._require_activations()[0]]  # kept by explain(..., keep_messages=True)
     edge_text = lambda e: _edge(record, e)  # noqa: E731
     lines = [f"   rule: {linear.formula()}"]
-    lines += [f"   input a{edge_text(e)} = {_values(a, max_size)}" for e, a in enumerate(inputs)]
+    lines += [f"   input a{edge_text(e):<10}= {_values(a, max_size)}" for e, a in enumerate(inputs)]
     lines += [
              f"   output z         = {_values(record.z[n], max_size)}" if record.z is not None else None,
              f"   R from above     = {_values(record.relevance_out[n], max_size)}"]
@@ -72,7 +78,7 @@ def _lrp_lines(record, n, max_size):
             group = f"group {g + 1}, " if len(linear.groups) > 1 else ""
             lines += [f"   step 3  c = ρ(W)ᵀ s  ({group}term {term}{edge_text(e)}) = {_values(c, max_size)}",
                       f"           x ⊙ c                = {_values(x * c, max_size)}"]
-    lines += [f"   step 4  R_in{edge_text(e)} = Σ x ⊙ c = {_values(r[n], max_size)}" for e, r in enumerate(record.relevance_edges)]
+    lines += [f"   step 4  R_in{edge_text(e)} = Σ x ⊙ c      = {_values(r[n], max_size)}" for e, r in enumerate(record.relevance_edges)]
     return lines
 
 

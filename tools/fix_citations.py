@@ -56,7 +56,7 @@ PHRASES = [  # (pattern, replacement): wordings of the notes that mean nothing w
     (r"\bSpec\s+(?=§)", "math.md "),
     (r"\bspec identity (\d+)", r"math.md §9 identity \1"),
     (r"\bthe spec's default\b", "lrpref's default"),
-    (r" \[[DRVS]\](?!\w)", ""),                                           # the notes' provenance tags
+    (r"(?<!return)(?<![=(,\[]) \[[DRVS]\](?!\w)", ""),                   # the notes' provenance tags (not code: return [R])
 ]
 NEURAL_NOTES = re.compile(rf"(?:the\s+)?(?:spec\s+)?{QUOTE}neural\.md{QUOTE}(?!\s*§)")
 

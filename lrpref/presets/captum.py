@@ -1,4 +1,4 @@
-"""captum's conventions (captum 0.9.0; ``peers.md`` §1.2), as lrpref rules and ``explain`` settings.
+"""captum's conventions (captum 0.9.0; math.md §P1.2), as lrpref rules and ``explain`` settings.
 
 captum's ``LRP`` modifies the weights of a layer for its rule, divides the incoming gradient by the
 stabilised output of the *modified* layer, ``z + ε·sgn0(z)`` (``sgn0(0) = +1``, ``ε = 1e-9`` for

@@ -1,4 +1,4 @@
-"""iNNvestigate's conventions (iNNvestigate 2.1.2; ``peers.md`` §1.3), as lrpref rules.
+"""iNNvestigate's conventions (iNNvestigate 2.1.2; math.md §P1.3), as lrpref rules.
 
 iNNvestigate divides with ``safe_divide``: only a denominator that is exactly 0 is replaced, by
 ``+1e-7`` (Keras' ``epsilon()``), whatever its neighbours' signs — :class:`lrpref.Stabiliser`

@@ -1,8 +1,8 @@
-"""lrpref's own conventions — the formulas of spec ``neural.md`` as written — and :class:`Montavon2019`.
+"""lrpref's own conventions — the formulas of docs/math.md as written — and :class:`Montavon2019`.
 
 A rule name maps to the rule with its spec defaults (ε = 1e-6, γ = 0.25, classic γ, z⁺ and w²
 without bias, signed stabiliser with ``sgn0(0) = +1``, safe division elsewhere), applied to every
-affine layer (average pooling and BatchNorm included, spec §3.10); max-pooling winner takes all
+affine layer (average pooling and BatchNorm included, math.md §3.10); max-pooling winner takes all
 (first maximum), activations pass.
 """
 
@@ -45,7 +45,7 @@ def composite(rest, first=None, quirks: bool = False):
 
 
 class Montavon2019(Composite):
-    """Montavon et al. 2019's recommendation (spec §3.11), made precise for any chain of weight layers.
+    """Montavon et al. 2019's recommendation (math.md §3.11), made precise for any chain of weight layers.
 
     * the first weight layer: zᴮ(low, high) (pixels in a known range);
     * the *top block* — the dense layers after the last convolution (an MLP: its last layer):

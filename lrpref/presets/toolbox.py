@@ -1,4 +1,4 @@
-"""The LRP toolbox's conventions (python modules of lrp_toolbox 1.3.1; ``peers.md`` §1.4), as lrpref rules.
+"""The LRP toolbox's conventions (python modules of lrp_toolbox 1.3.1; math.md §P1.4), as lrpref rules.
 
 ``nn.lrp(R, variant, param)`` applies one variant to every module:
 

@@ -1,4 +1,4 @@
-"""zennit's conventions (zennit 0.5.1 on PyPI and 1.0.0; ``peers.md`` §1.1), as lrpref rules.
+"""zennit's conventions (zennit 0.5.1 on PyPI and 1.0.0; math.md §P1.1), as lrpref rules.
 
 zennit writes every rule as modified forward passes around one stabiliser
 ``stab(z) = z + ε·(sign(z) + [z = 0])`` (``sgn0(0) = +1``, also for ``-0.0``), default

@@ -5,6 +5,7 @@ the expected relevance from the spec formulas (``neural.md`` §3.1–3.4, §3.9,
 kit is not only checked against lrpref itself.
 """
 
+import hashlib
 import json
 import re
 import shutil
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 import lrpref as lr
 from lrpref import conformance as C
+from lrpref._integrity import FileFormatError, read_archive, write_archive
 from lrpref.cli import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "conformance.md"
@@ -29,7 +31,7 @@ CAMS = ("grad-cam", "layer-cam", "score-cam")
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
     directory = tmp_path_factory.mktemp("kit")
-    C.export(directory)
+    C.export(directory, peers=())  # the peer labels are tested in test_conformance_clients.py
     return directory
 
 
@@ -179,7 +181,7 @@ def test_scoring_follows_the_documented_tolerance(small_kit, tmp_path_factory, d
 @pytest.fixture(scope="module")
 def small_kit(tmp_path_factory):
     directory = tmp_path_factory.mktemp("small")
-    C.export(directory, cases=["lrp.epsilon.cnn", "edge.max-pool-ties.split", "method.deeplift.mlp"])
+    C.export(directory, cases=["lrp.epsilon.cnn", "edge.max-pool-ties.split", "method.deeplift.mlp"], peers=())
     return directory
 
 
@@ -223,12 +225,17 @@ def test_results_that_cannot_be_compared_are_invalid(kit, own, tmp_path):
     assert "not a real number type" in report["lrp.wsquare.mlp"].message
 
 
-def _kit_copy(kit, tmp_path, edit):
+def _kit_copy(kit, tmp_path, edit, sign=True):
+    """A copy of the kit with an edited manifest; ``sign``: write its new SHA-256 too, as a maintainer editing it
+    on purpose does (otherwise the copy is a tampered kit)."""
     copy = tmp_path / "kit"
     shutil.copytree(kit, copy)
     document = json.loads((copy / "manifest.json").read_text())
     edited = edit(document)
-    (copy / "manifest.json").write_text(edited if isinstance(edited, str) else json.dumps(document))
+    text = edited if isinstance(edited, str) else json.dumps(document)
+    (copy / "manifest.json").write_text(text, encoding="utf-8")
+    if sign:
+        (copy / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest())
     return copy
 
 
@@ -241,7 +248,7 @@ def _first(field, value):
 @pytest.mark.parametrize("edit, message", [
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: d.update(format="something-else"), "format is 'something-else', expected 'lrpref-conformance'"),
-    (lambda d: d.update(version=2), "version 2 is not supported"),
+    (lambda d: d.update(version=1), "version 1 is not supported"),
     (lambda d: d.update(cases=[]), "cases must be a non-empty list"),
     (lambda d: d["cases"].append(dict(d["cases"][0])), "the id appears twice"),
     (lambda d: d["cases"][0].pop("levels"), r"missing field\(s\) \['levels'\]"),
@@ -249,7 +256,9 @@ def _first(field, value):
     (_first("levels", [1, 2]), "levels must be a list of integers from 0 to 5 .* that includes 0"),
     (_first("network", "resnet"), "network 'resnet' is not in the manifest's networks"),
     (_first("target", "logit"), "target must be 'class' or 'relevance'"),
-    (_first("tolerance", {"rtol": -1, "atol": 0}), "tolerance rtol must be a number >= 0"),
+    (_first("tolerance", {"rtol": -1, "atol": 0}), "tolerance rtol must be a finite number >= 0"),
+    (_first("tolerance", {"rtol": float("nan"), "atol": 0}), "tolerance rtol must be a finite number >= 0, got nan"),
+    (lambda d: d.update(tolerance={"rtol": 1e-9, "atol": float("inf")}), "tolerance atol must be a finite number >= 0"),
     (_first("method", {"name": "shap"}), "method must be an object whose name is one of"),
     (_first("file", "../outside.npz"), "file must be a relative path inside the kit"),
     (_first("levels", [0, 1, 2, 3, 4, 5, 6]), "levels must be a list of integers from 0 to 5"),
@@ -269,9 +278,8 @@ def test_a_kit_without_manifest_case_file_or_array_is_refused(kit, tmp_path):
     with pytest.raises(C.ConformanceError, match="lrp.lrp0.mlp.npz: no such file"):
         C.load_case(broken, "lrp.lrp0.mlp")
     case_file = broken / "cases" / "lrp.flat.mlp.npz"
-    with np.load(case_file) as archive:
-        arrays = {key: archive[key] for key in archive.files if key != "relevance.3"}
-    np.savez(case_file, **arrays)
+    arrays, document = read_archive(case_file)
+    write_archive(case_file, {key: value for key, value in arrays.items() if key != "relevance.3"}, document)
     with pytest.raises(C.ConformanceError, match=r"lrp.flat.mlp.npz: missing array\(s\) \['relevance.3'\]"):
         C.load_case(broken, "lrp.flat.mlp")
 
@@ -314,21 +322,21 @@ def test_loading_never_unpickles(kit, own, tmp_path, monkeypatch):
 
 def test_reexport_is_byte_identical_and_replaces_an_old_kit(kit, tmp_path):
     again = tmp_path / "again"
-    C.export(again)
+    C.export(again, peers=())
     files = sorted(p.relative_to(kit) for p in kit.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert all((kit / f).read_bytes() == (again / f).read_bytes() for f in files)
-    C.export(again, cases=["lrp.lrp0.mlp"])  # over an old kit: its other cases go
+    C.export(again, cases=["lrp.lrp0.mlp"], peers=())  # over an old kit: its other cases go
     assert [p.name for p in (again / "cases").iterdir()] == ["lrp.lrp0.mlp.npz"]
-    assert [p.name for p in (again / "networks").iterdir()] == ["mlp.npz"]
+    assert sorted(p.name for p in (again / "networks").iterdir()) == ["mlp.npz", "mlp.onnx", "mlp.state_dict.npz"]
 
 
 def test_export_refuses_a_folder_that_is_not_a_kit_and_unknown_cases(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(C.ConformanceError, match="is not empty and holds no conformance kit"):
-        C.export(tmp_path, cases=["lrp.lrp0.mlp"])
+        C.export(tmp_path, cases=["lrp.lrp0.mlp"], peers=())
     with pytest.raises(ValueError, match=r"unknown case id\(s\) \['lrp.magic.mlp'\]"):
-        C.export(tmp_path / "new", cases=["lrp.magic.mlp"])
+        C.export(tmp_path / "new", cases=["lrp.magic.mlp"], peers=())
 
 
 def test_the_kit_is_small(kit):

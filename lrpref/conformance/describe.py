@@ -27,7 +27,7 @@ import numpy as np
 from .. import methods as M
 from .. import rules as R
 
-__all__ = ["rule_to_json", "rule_from_json", "composite_to_json", "method_to_json", "RULE_CLASSES"]
+__all__ = ["rule_to_json", "rule_from_json", "composite_to_json", "composite_from_json", "method_to_json", "RULE_CLASSES"]
 
 RULE_CLASSES = {cls.__name__: cls for cls in (R.LRP0, R.Epsilon, R.Gamma, R.AlphaBeta, R.ZPlus, R.ZBox, R.WSquare,
                                                R.Flat, R.Pass, R.WinnerTakesAll, R.Proportional)}
@@ -213,7 +213,10 @@ _ZENNIT_PRESETS = ("EpsilonGammaBox", "EpsilonPlusFlat", "EpsilonPlus", "Epsilon
 
 
 def composite_to_json(composite) -> dict:
-    """``name`` (the lrpref description) and the peers' name of a preset; the per-layer rules are in the case."""
+    """The composite as structured JSON: ``name`` (its description), ``preset`` (a zennit preset's name or null),
+    the rule records of ``default`` / ``first`` / ``middle`` / ``last`` (null when unset), ``types`` (layer type name:
+    record), ``layers`` (layer index: record), ``first_types`` (the layer types ``first`` may pick) and ``peers``.
+    :func:`composite_from_json` rebuilds it; the case's per-layer ``rules`` are what it resolves to."""
     name = composite.describe()
     peers = {}
     preset = next((p for p in _ZENNIT_PRESETS if name.startswith(p + "(")), None)
@@ -221,7 +224,37 @@ def composite_to_json(composite) -> dict:
         peers["zennit"] = f"zennit.composites.{preset} (stabiliser 1e-6 everywhere, as lrpref's preset)"
     elif name.startswith("Montavon2019("):
         peers["tutorial"] = "Montavon et al. 2019 / the LRP tutorial (zᴮ, γ, ε·RMS(z), LRP-0)"
-    return {"name": name, "peers": peers}
+
+    def record(rule):
+        return None if rule is None else rule_to_json(rule)
+
+    return {"name": name, "preset": preset, "default": record(composite.default), "first": record(composite.first),
+            "middle": record(composite.middle), "last": record(composite.last),
+            "types": {kind.__name__: rule_to_json(rule) for kind, rule in composite.types.items()},
+            "layers": {str(k): rule_to_json(rule) for k, rule in composite.layers.items()},
+            "first_types": [kind.__name__ for kind in composite.first_types], "peers": peers}
+
+
+def composite_from_json(record: dict):
+    """The :class:`~lrpref.Composite` a structured composite record describes."""
+    from .. import layers as L
+    from ..composites import Composite
+
+    def layer_type(name):
+        kind = getattr(L, name, None)
+        if not isinstance(kind, type) or not issubclass(kind, L.Layer):
+            raise ValueError(f"composite record: {name!r} is not an lrpref layer type")
+        return kind
+
+    def rule(value):
+        return None if value is None else rule_from_json(value)
+
+    return Composite(rule(record.get("default")), first=rule(record.get("first")), middle=rule(record.get("middle")),
+                     last=rule(record.get("last")),
+                     types={layer_type(name): rule_from_json(value) for name, value in record.get("types", {}).items()},
+                     layers={int(k): rule_from_json(value) for k, value in record.get("layers", {}).items()},
+                     first_types=tuple(layer_type(name) for name in record.get("first_types", ("Dense", "Conv2d"))),
+                     name=record.get("name"))
 
 
 # --------------------------------------------------------------------------- methods

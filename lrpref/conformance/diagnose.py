@@ -56,6 +56,7 @@ class Diagnosis:
     inferred: list = field(default_factory=list)   # levels filled in through pass-through layers
     variants: list = field(default_factory=list)   # the Variants the candidate matches
     factor: float | None = None          # a constant factor between candidate and expected, when that explains it
+    agrees: bool = False                 # every level given matches: nothing to diagnose
 
     @property
     def variant(self) -> str | None:
@@ -65,6 +66,8 @@ class Diagnosis:
         return "factor" if self.factor is not None else None
 
     def __str__(self):
+        if self.agrees:
+            return "every level given matches the expected relevance"
         lines = []
         if self.layer is not None:
             lines.append(f"first disagreement at layer {self.layer} ({self.layer_text})")
@@ -250,6 +253,9 @@ def diagnose(case, candidate: dict, rtol: float | None = None) -> Diagnosis:
     found, inferred = _infer(case, given)
     diagnosis = Diagnosis(case.id, inferred=inferred)
     layers = [layer.describe() for layer in case.network]
+    if all(_close(value, case.expected[k], rtol) for k, value in found.items() if k in case.expected):
+        diagnosis.agrees = True
+        return diagnosis
     k = _locate(case, found, rtol)
     records = case.entry["rules"]
     if k is not None and k < len(case.network):

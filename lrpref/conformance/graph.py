@@ -11,7 +11,9 @@ inputs; the schema already allows it, the builders below accept chains only for 
 :func:`torch_module` builds the network in PyTorch from the description and a state_dict (float64,
 eval mode; ``Flatten`` is ``torch.flatten(x, 1)`` in ``forward``, not a module, because captum's
 LRP has no rule for ``nn.Flatten``). :func:`onnx_model` writes the same network as ONNX (opset
-17, float64; ``AdaptiveAvgPool2d`` becomes the averaging matrix it is).
+17, float64; ``AdaptiveAvgPool2d`` becomes the averaging matrix it is, and since ONNX float
+attributes are float32, BatchNorm becomes a float64 ``Mul`` and ``Add`` with its fused scale and
+shift, LeakyReLU a ``PRelu`` with a float64 slope).
 """
 
 from __future__ import annotations
@@ -187,9 +189,15 @@ def onnx_model(description: dict, parameters: dict, name: str = "network"):
             kh, kw = node["params"]["weight"][2:]
             nodes.append(helper.make_node("Conv", inputs, [out], kernel_shape=[kh, kw], strides=s["stride"],
                                           pads=s["padding"] * 2, dilations=s["dilation"], group=s["groups"]))
-        elif op == "BatchNorm":
-            inputs = [previous] + [param(p) for p in ("weight", "bias", "running_mean", "running_var")]
-            nodes.append(helper.make_node("BatchNormalization", inputs, [out], epsilon=s["eps"]))
+        elif op == "BatchNorm":  # ONNX float attributes are float32: eps enters through a float64 scale and shift
+            p = {name: np.asarray(parameters[f"{key}.{name}"], dtype=np.float64)
+                 for name in ("weight", "bias", "running_mean", "running_var")}
+            scale = p["weight"] / np.sqrt(p["running_var"] + s["eps"])
+            axes = (-1,) + (1,) * (len(node["input_shape"]) - 1)
+            scaled = f"{out}.scaled"
+            nodes += [helper.make_node("Mul", [previous, constant(f"{key}.scale", scale.reshape(axes))], [scaled]),
+                      helper.make_node("Add", [scaled, constant(f"{key}.shift", (p["bias"] - p["running_mean"] * scale)
+                                                                .reshape(axes))], [out])]
         elif op == "MaxPool2d":
             nodes.append(helper.make_node("MaxPool", [previous], [out], kernel_shape=s["kernel_size"], strides=s["stride"],
                                           pads=s["padding"] * 2, dilations=s["dilation"]))
@@ -204,8 +212,8 @@ def onnx_model(description: dict, parameters: dict, name: str = "network"):
                       helper.make_node("MatMul", [flat, constant(f"{key}.average", _adaptive_matrix((H, W), (h, w)))],
                                        [pooled]),
                       helper.make_node("Reshape", [pooled, constant(f"{key}.out_shape", np.array([-1, c, h, w]))], [out])]
-        elif op == "LeakyReLU":
-            nodes.append(helper.make_node("LeakyRelu", [previous], [out], alpha=s["negative_slope"]))
+        elif op == "LeakyReLU":  # PRelu with a float64 slope (LeakyRelu's alpha attribute is float32)
+            nodes.append(helper.make_node("PRelu", [previous, constant(f"{key}.slope", np.array(s["negative_slope"]))], [out]))
         elif op == "Flatten":
             nodes.append(helper.make_node("Flatten", [previous], [out], axis=1))
         else:

@@ -476,10 +476,13 @@ _INPUT = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative"
 _TOLERANCE = _object(["rtol", "atol"], {"rtol": {"type": "number", "minimum": 0}, "atol": {"type": "number", "minimum": 0}},
                      additionalProperties=False)
 _SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_IDS = {"type": "array", "items": {"type": "string"}}
+_RULE_OR_NULL = {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/rule"}]}
 
 MANIFEST_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "lrpref conformance kit manifest, version 1",
+    "title": f"lrpref conformance kit manifest, version {VERSION}",
     "$defs": {
         "tolerance": _TOLERANCE,
         "modifier": _MODIFIER,
@@ -512,12 +515,40 @@ MANIFEST_SCHEMA = {
             "options": {"type": "object"}, "reference": {"enum": [None, "reference"]},
             "quadrature": {"anyOf": [{"type": "null"}, {"const": ["quadrature.t", "quadrature.w"]}]},
             "noise": {"enum": [None, "smoothgrad.noise"]}}),
-        "network": _object(["file", "description", "input_shape", "output_shape", "layers"], {
+        "node": _object(["name", "op", "inputs", "params", "settings", "input_shape", "output_shape"], {
+            "name": {"type": "string"}, "op": {"type": "string"},
+            "inputs": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}},
+            "settings": {"type": "object"}, "input_shape": _SHAPE, "output_shape": _SHAPE}),
+        "network": _object(["file", "state_dict", "onnx", "sha256", "description", "input_shape", "output_shape", "layers",
+                            "graph"], {
             "file": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.npz$"},
+            "state_dict": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.state_dict\\.npz$"},
+            "onnx": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.onnx$"}]},
+            "sha256": {"type": "object", "additionalProperties": _SHA256},
             "description": {"type": "string"}, "input_shape": _SHAPE, "output_shape": _SHAPE,
-            "layers": {"type": "array", "items": {"type": "string"}}}),
+            "layers": {"type": "array", "items": {"type": "string"}},
+            "graph": _object(["input", "output", "nodes"], {
+                "input": {"type": "string"}, "output": {"type": "string"},
+                "nodes": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/node"}}})}),
+        "label": _object(["source", "matches", "why"], {
+            "source": {"type": "string"}, "call": {}, "kwargs": {"type": "object"},
+            "matches": {"type": ["boolean", "null"]}, "reason": {"type": ["string", "null"]},
+            "layer": {"type": ["integer", "null"]}, "why": {"type": ["string", "null"]},
+            "max_rel_error": {"type": ["number", "null"]}}),
+        "composite": _object(["name", "preset", "default", "first", "middle", "last", "types", "layers", "first_types",
+                              "peers"], {
+            "name": {"type": "string"}, "preset": {"type": ["string", "null"]}, "default": _RULE_OR_NULL,
+            "first": _RULE_OR_NULL, "middle": _RULE_OR_NULL, "last": _RULE_OR_NULL,
+            "types": {"type": "object", "additionalProperties": {"$ref": "#/$defs/rule"}},
+            "layers": {"type": "object", "additionalProperties": {"$ref": "#/$defs/rule"}},
+            "first_types": {"type": "array", "items": {"type": "string"}},
+            "peers": {"type": "object", "additionalProperties": {"type": "string"}}}),
+        "revision": _object(["revision", "note", "added", "removed", "renamed", "changed"], {
+            "revision": {"type": "integer", "minimum": 1}, "note": {"type": "string"}, "added": _IDS, "removed": _IDS,
+            "renamed": {"type": "object", "additionalProperties": {"type": "string"}}, "changed": _IDS}),
         "case": _object(["id", "file", "network", "description", "covers", "batch", "target", "method", "rules",
-                         "composite", "levels", "tolerance"], {
+                         "composite", "levels", "tolerance", "sha256", "content", "peers"], {
             "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]*$"},
             "file": {"type": "string", "pattern": "^cases/[a-z0-9][a-z0-9.-]*\\.npz$"},
             "network": {"type": "string"}, "description": {"type": "string"},
@@ -525,13 +556,18 @@ MANIFEST_SCHEMA = {
             "batch": {"type": "integer", "minimum": 1}, "target": {"enum": ["class", "relevance"]},
             "method": {"$ref": "#/$defs/method"},
             "rules": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/rule"}}]},
-            "composite": {"anyOf": [{"type": "null"}, _object(["name", "peers"], {
-                "name": {"type": "string"}, "peers": {"type": "object", "additionalProperties": {"type": "string"}}})]},
+            "composite": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/composite"}]},
             "levels": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}, "contains": {"const": 0}},
-            "tolerance": {"$ref": "#/$defs/tolerance"}}),
+            "tolerance": {"$ref": "#/$defs/tolerance"},
+            "sha256": {"type": "object", "additionalProperties": _SHA256}, "content": _SHA256,
+            "peers": {"type": "object", "additionalProperties": {"$ref": "#/$defs/label"}}}),
     },
-    **_object(["format", "version", "generator", "dtype", "tolerance", "comparison", "networks", "cases"], {
+    **_object(["format", "version", "generator", "revision", "changelog", "changes", "dtype", "tolerance", "comparison",
+               "networks", "cases"], {
         "format": {"const": FORMAT}, "version": {"const": VERSION}, "generator": {"type": "string"},
+        "revision": {"type": "integer", "minimum": 1}, "changelog": {"type": "array", "items": {"$ref": "#/$defs/revision"}},
+        "changes": {"anyOf": [{"type": "null"}, _object(["since", "revision", "added", "removed", "changed"], {
+            "since": {}, "revision": {}, "added": _IDS, "removed": _IDS, "changed": _IDS})]},
         "dtype": {"const": "float64"}, "tolerance": {"$ref": "#/$defs/tolerance"}, "comparison": {"type": "string"},
         "networks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/network"}},
         "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/case"}}}),

@@ -460,6 +460,132 @@ def test_command_line_export_and_check(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("rtol, atol", [(-1, None), (None, -1e-12), (float("nan"), None), (None, float("inf")),
+                                        (-1, -1)])
+def test_negative_nan_and_infinite_tolerances_are_refused(small_kit, tmp_path, capsys, rtol, atol):
+    """``--rtol -1 --atol -1`` used to pass every wrong result: refused by ``check``, so the command line too."""
+    results = write_folder(tmp_path / "wrong", {"lrp.epsilon.cnn": {0: np.zeros((2, 2, 8, 8))}})
+    with pytest.raises(C.ConformanceError, match="tolerance (rtol|atol) must be a finite number >= 0"):
+        C.check(small_kit, results, rtol=rtol, atol=atol, allow_missing=True)
+    args = [f"--{name}={value}" for name, value in (("rtol", rtol), ("atol", atol)) if value is not None]
+    assert main(["conformance", "check", str(small_kit), "--results", str(results), "--allow-missing", *args]) == 2
+    assert "must be a finite number >= 0" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- integrity, versions, changelog
+
+
+def _resign(kit):
+    text = (kit / "manifest.json").read_text(encoding="utf-8")
+    (kit / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest())
+
+
+@pytest.mark.parametrize("tamper, message", [
+    ("manifest", r"manifest.json: does not match its SHA-256 in manifest.sha256"),
+    ("no-digest", r"manifest.sha256: missing"),
+    ("case-array", r"lrp.epsilon.cnn.npz: the entry 'relevance.0' does not match its SHA-256"),
+    ("case-replaced", r"lrp.epsilon.cnn.npz: the entry 'relevance.0' does not match the manifest's SHA-256"),
+    ("case-swapped", r"lrp.epsilon.cnn.npz: holds case 'method.deeplift.mlp', not 'lrp.epsilon.cnn'"),
+    ("network", r"cnn.npz: network 'cnn' does not match the manifest's SHA-256"),
+])
+def test_a_tampered_kit_is_a_file_format_error_naming_file_and_entry(small_kit, tmp_path, tamper, message):
+    kit = tmp_path / "kit"
+    shutil.copytree(small_kit, kit)
+    case_file = kit / "cases" / "lrp.epsilon.cnn.npz"
+    if tamper == "manifest":  # a tolerance loosened by hand, without the new SHA-256
+        text = (kit / "manifest.json").read_text().replace('"rtol": 1e-09', '"rtol": 0.5', 1)
+        (kit / "manifest.json").write_text(text)
+    elif tamper == "no-digest":
+        (kit / "manifest.sha256").unlink()
+    elif tamper in ("case-array", "case-replaced"):
+        if tamper == "case-array":  # the numbers of one entry changed, the file's checksum table not
+            with np.load(case_file, allow_pickle=False) as archive:
+                entries = {key: archive[key] for key in archive.files}
+            entries["relevance.0"] = entries["relevance.0"] * 1.001
+            np.savez_compressed(case_file, **entries)
+        else:  # a consistent file with other numbers: only the manifest's table notices
+            arrays, document = read_archive(case_file)
+            write_archive(case_file, dict(arrays, **{"relevance.0": arrays["relevance.0"] * 1.001}), document)
+    elif tamper == "case-swapped":
+        shutil.copy(kit / "cases" / "method.deeplift.mlp.npz", case_file)
+    else:
+        raw = bytearray((kit / "networks" / "cnn.npz").read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        (kit / "networks" / "cnn.npz").write_bytes(bytes(raw))
+    with pytest.raises(FileFormatError, match=message):
+        C.load_case(kit, "lrp.epsilon.cnn")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_kit_loader_is_fuzzed(small_kit, tmp_path_factory, data):
+    """Any damage to a kit file — flipped, cut or random bytes in the manifest, a case or a network file — is a
+    ConformanceError or a FileFormatError (both ValueErrors), never another exception; damage that leaves every
+    checked byte intact (a zip header's timestamp) loads exactly the original case."""
+    kit = tmp_path_factory.mktemp("fuzz") / "kit"
+    shutil.copytree(small_kit, kit)
+    target = kit / data.draw(st.sampled_from(["manifest.json", "manifest.sha256", "cases/lrp.epsilon.cnn.npz",
+                                              "networks/cnn.npz"]))
+    raw = bytearray(target.read_bytes())
+    how = data.draw(st.sampled_from(["flip", "cut", "random"]))
+    if how == "flip":
+        position = data.draw(st.integers(0, len(raw) - 1))
+        raw[position] ^= data.draw(st.integers(1, 255))
+    elif how == "cut":
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        raw = bytearray(data.draw(st.binary(max_size=300)))
+    target.write_bytes(bytes(raw))
+    try:
+        case = C.load_case(kit, "lrp.epsilon.cnn")
+    except (C.ConformanceError, FileFormatError):
+        return
+    original = C.load_case(small_kit, "lrp.epsilon.cnn")
+    assert case.entry == original.entry and case.arrays.keys() == original.arrays.keys()
+    assert all(np.array_equal(case.arrays[key], original.arrays[key]) for key in case.arrays)
+    assert all(np.array_equal(a.W, b.W) for a, b in zip(case.network, original.network) if hasattr(a, "W"))
+
+
+def test_every_case_has_a_content_hash_and_a_reexport_lists_what_changed(small_kit, tmp_path):
+    manifest = C.read_manifest(small_kit)
+    assert manifest["revision"] == 2 and manifest["changelog"][0]["added"] == sorted(C.CASE_IDS)
+    assert manifest["changes"] is None
+    hashes = {entry["id"]: entry["content"] for entry in manifest["cases"]}
+    assert len(set(hashes.values())) == len(hashes) and all(re.fullmatch("[0-9a-f]{64}", h) for h in hashes.values())
+    kit = tmp_path / "kit"
+    shutil.copytree(small_kit, kit)
+    document = json.loads((kit / "manifest.json").read_text())
+    document["cases"][0]["content"] = "0" * 64  # as if this case had been different in the earlier kit
+    document["cases"].append(dict(document["cases"][1], id="lrp.retired.mlp"))
+    (kit / "manifest.json").write_text(json.dumps(document))
+    C.export(kit, cases=["lrp.epsilon.cnn", "method.deeplift.mlp", "lrp.lrp0.mlp"], peers=())
+    changes = C.read_manifest(kit)["changes"]
+    assert changes["added"] == ["lrp.lrp0.mlp"] and changes["removed"] == ["edge.max-pool-ties.split", "lrp.retired.mlp"]
+    assert changes["changed"] == [document["cases"][0]["id"]]
+    again = {entry["id"]: entry["content"] for entry in C.read_manifest(kit)["cases"]}
+    assert all(again[case_id] == content for case_id, content in hashes.items() if case_id in again)
+
+
+def test_composites_are_structured_json_that_rebuilds_the_rules(kit, manifest):
+    composites = [entry for entry in manifest["cases"] if entry["composite"] is not None]
+    assert len(composites) > 10
+    for entry in composites:
+        case = C.load_case(kit, entry["id"], manifest)
+        rebuilt = C.composite_from_json(entry["composite"]).rules_for(case.network)
+        assert [C.rule_to_json(rule) for rule in rebuilt] == entry["rules"], entry["id"]
+    custom = next(entry for entry in composites if entry["id"] == "composite.custom.cnn")["composite"]
+    assert custom["first"]["name"] == "ZBox" and custom["types"]["MaxPool2d"]["params"] == {"ties": "split", "epsilon": 0.0}
+    assert next(e for e in composites if e["id"] == "preset.epsilon-plus.cnn")["composite"]["preset"] == "EpsilonPlus"
+
+
+def test_the_documented_explain_call_reproduces_every_case(kit, manifest):
+    for entry in manifest["cases"][::7]:
+        case = C.load_case(kit, entry["id"], manifest)
+        found = C.levels(lr.explain(case.network, case.input, **case.explain_kwargs()))
+        assert all(np.array_equal(found[k], case.expected[k]) for k in case.expected), entry["id"]
+        assert all(np.array_equal(C.levels(case.explain())[k], case.expected[k]) for k in case.expected)
+
+
 # --------------------------------------------------------------------------- independent recomputation (numpy only)
 
 

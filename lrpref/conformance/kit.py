@@ -348,7 +348,7 @@ def read_manifest(directory) -> dict:
     digest_file = directory / MANIFEST_DIGEST
     if not digest_file.is_file():
         raise FileFormatError(f"{digest_file}: missing; the kit's manifest.json cannot be verified")
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest_file.read_text(encoding="utf-8").strip():
+    if hashlib.sha256(text.encode("utf-8")).hexdigest().encode() != digest_file.read_bytes().strip():
         raise FileFormatError(f"{path}: does not match its SHA-256 in {MANIFEST_DIGEST} (the manifest was changed or "
                               f"damaged; a maintainer who edits it on purpose writes the new SHA-256 there)")
     check_tolerance(document.get("tolerance"), where)

@@ -139,24 +139,32 @@ def _pins(config, manifest) -> dict:
     return resolved
 
 
-def pytest_generate_tests(metafunc):
-    if "lrpref_case" not in metafunc.fixturenames:
-        return
-    directory = _kit(metafunc.config)
+def pytest_configure(config):
+    """Read the kit and the pins once; a bad kit or pin file is a usage error."""
+    directory = _kit(config)
+    config._lrpref_manifest, config._lrpref_pins = None, {}
     if directory is None:
-        metafunc.parametrize("lrpref_case", [pytest.param(None, marks=pytest.mark.skip(
-            reason="no conformance kit: pass --lrpref-kit DIR (lrpref conformance export DIR writes one)"))],
-            ids=["no-kit"], indirect=True)
         return
     from . import ConformanceError, read_manifest
 
     try:
-        manifest = read_manifest(directory)
+        config._lrpref_manifest = read_manifest(directory)
     except (ConformanceError, ValueError) as error:
         raise pytest.UsageError(f"--lrpref-kit {directory}: {error}") from None
-    metafunc.config._lrpref_manifest = manifest
+    config._lrpref_pins = _pins(config, config._lrpref_manifest)
+
+
+def pytest_generate_tests(metafunc):
+    if "lrpref_case" not in metafunc.fixturenames:
+        return
+    manifest = metafunc.config._lrpref_manifest
+    if manifest is None:
+        metafunc.parametrize("lrpref_case", [pytest.param(None, marks=pytest.mark.skip(
+            reason="no conformance kit: pass --lrpref-kit DIR (lrpref conformance export DIR writes one)"))],
+            ids=["no-kit"], indirect=True)
+        return
     peer = metafunc.config.getoption("lrpref_peer")
-    pins = _pins(metafunc.config, manifest)
+    pins = metafunc.config._lrpref_pins
     params = []
     for entry in manifest["cases"]:
         marks = []

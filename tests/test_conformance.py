@@ -569,10 +569,17 @@ def test_every_case_has_a_content_hash_and_a_reexport_lists_what_changed(small_k
 def test_composites_are_structured_json_that_rebuilds_the_rules(kit, manifest):
     composites = [entry for entry in manifest["cases"] if entry["composite"] is not None]
     assert len(composites) > 10
-    for entry in composites:
+    plain = [entry for entry in composites if entry["composite"]["preset"] is None]
+    assert len(plain) >= 10
+    for entry in plain:
         case = C.load_case(kit, entry["id"], manifest)
         rebuilt = C.composite_from_json(entry["composite"]).rules_for(case.network)
         assert [C.rule_to_json(rule) for rule in rebuilt] == entry["rules"], entry["id"]
+    presets = {entry["composite"]["preset"] for entry in composites} - {None}
+    assert presets == {"EpsilonGammaBox", "EpsilonPlus", "EpsilonPlusFlat", "EpsilonAlpha2Beta1", "EpsilonAlpha2Beta1Flat",
+                       "Montavon2019"}
+    with pytest.raises(ValueError, match="is the preset 'Montavon2019'"):
+        C.composite_from_json(next(e for e in composites if e["composite"]["preset"] == "Montavon2019")["composite"])
     custom = next(entry for entry in composites if entry["id"] == "composite.custom.cnn")["composite"]
     assert custom["first"]["name"] == "ZBox" and custom["types"]["MaxPool2d"]["params"] == {"ties": "split", "epsilon": 0.0}
     assert next(e for e in composites if e["id"] == "preset.epsilon-plus.cnn")["composite"]["preset"] == "EpsilonPlus"

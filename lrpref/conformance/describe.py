@@ -213,16 +213,19 @@ _ZENNIT_PRESETS = ("EpsilonGammaBox", "EpsilonPlusFlat", "EpsilonPlus", "Epsilon
 
 
 def composite_to_json(composite) -> dict:
-    """The composite as structured JSON: ``name`` (its description), ``preset`` (a zennit preset's name or null),
+    """The composite as structured JSON: ``name`` (its description), ``preset`` (for a preset of
+    :mod:`lrpref.presets`, which places its rules by its own logic: its name, e.g. ``"EpsilonGammaBox"``; else null),
     the rule records of ``default`` / ``first`` / ``middle`` / ``last`` (null when unset), ``types`` (layer type name:
     record), ``layers`` (layer index: record), ``first_types`` (the layer types ``first`` may pick) and ``peers``.
-    :func:`composite_from_json` rebuilds it; the case's per-layer ``rules`` are what it resolves to."""
+    :func:`composite_from_json` rebuilds a plain composite; a case's per-layer ``rules`` are what either resolves to."""
+    from ..composites import Composite
+
     name = composite.describe()
     peers = {}
-    preset = next((p for p in _ZENNIT_PRESETS if name.startswith(p + "(")), None)
-    if preset:
+    preset = None if type(composite) is Composite else name.split("(")[0]
+    if preset in _ZENNIT_PRESETS:
         peers["zennit"] = f"zennit.composites.{preset} (stabiliser 1e-6 everywhere, as lrpref's preset)"
-    elif name.startswith("Montavon2019("):
+    elif preset == "Montavon2019":
         peers["tutorial"] = "Montavon et al. 2019 / the LRP tutorial (zᴮ, γ, ε·RMS(z), LRP-0)"
 
     def record(rule):
@@ -236,9 +239,14 @@ def composite_to_json(composite) -> dict:
 
 
 def composite_from_json(record: dict):
-    """The :class:`~lrpref.Composite` a structured composite record describes."""
+    """The :class:`~lrpref.Composite` a structured composite record describes (a preset: rebuild it from
+    :mod:`lrpref.presets` by its name, or use the case's per-layer rules)."""
     from .. import layers as L
     from ..composites import Composite
+
+    if record.get("preset"):
+        raise ValueError(f"composite record {record.get('name')!r} is the preset {record['preset']!r} of lrpref.presets, "
+                         f"which places its rules by its own logic; use the case's per-layer rules")
 
     def layer_type(name):
         kind = getattr(L, name, None)

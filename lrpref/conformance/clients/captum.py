@@ -53,20 +53,21 @@ def rule(record, node):
         if params.get("bias") is False:
             raise Unsupported("captum's EpsilonRule always includes the bias")
         return f"EpsilonRule(epsilon={eps:g})", R.EpsilonRule(epsilon=eps)
-    if name == "Gamma" and params["mode"] == "classic" and params["bias"] in ("plain", False):
-        made, call = R.GammaRule(gamma=params["gamma"], set_bias_to_zero=not params["bias"]), f"GammaRule(gamma={params['gamma']:g}"
-    elif name == "Gamma" and params["mode"] == "classic":
-        made, call = R.GammaRule(gamma=params["gamma"]), f"GammaRule(gamma={params['gamma']:g}"
-    elif (name == "ZPlus" or name == "AlphaBeta" and params["alpha"] == 1 and params["beta"] == 0
-          and params["convention"] == "modern"):
-        no_bias = params["bias"] in (False, "ignore")
-        made, call = R.Alpha1_Beta0_Rule(set_bias_to_zero=no_bias), "Alpha1_Beta0_Rule("
+    arguments = {}
+    if name == "Gamma" and params["mode"] == "classic":
+        arguments["gamma"] = params["gamma"]
+        no_bias, made_by = params["bias"] is False, R.GammaRule
+    elif name == "ZPlus" or (name == "AlphaBeta" and params["alpha"] == 1 and params["beta"] == 0
+                             and params["convention"] == "modern"):
+        no_bias, made_by = params["bias"] in (False, "ignore"), R.Alpha1_Beta0_Rule
     else:
         raise Unsupported(f"captum has no rule for {record['lrpref']}")
-    if getattr(made, "set_bias_to_zero", False):
-        call += ", set_bias_to_zero=True" if call.endswith("f}") or "gamma" in call else "set_bias_to_zero=True"
+    if no_bias:
+        arguments["set_bias_to_zero"] = True
+    made = made_by(**arguments)
     made.STABILITY_FACTOR = eps
-    return f"{call}) with STABILITY_FACTOR = {eps:g}", made
+    shown = ", ".join(f"{key}={value:g}" if key == "gamma" else f"{key}={value}" for key, value in arguments.items())
+    return f"{made_by.__name__}({shown}) with STABILITY_FACTOR = {eps:g}", made
 
 
 def _lrp(view):

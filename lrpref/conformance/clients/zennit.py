@@ -1,7 +1,8 @@
 """The zennit reference client: every LRP-based case with zennit's rules, one rule per module (``NameMapComposite``).
 
 A rule record becomes a zennit rule as follows (``stabilizer`` is the record's ε, not zennit's default
-1e-6; ε = 0 is :func:`safe_divide`, the denominator with 0 replaced by ∞, lrpref's safe division): LRP-0 ``Epsilon(epsilon=0)``; ε ``Epsilon(ε)`` (``zero_params='bias'``
+1e-6; ε = 0 is :func:`safe_divide`, the denominator with 0 replaced by ∞: lrpref's safe division):
+LRP-0 ``Epsilon(epsilon=safe_divide)``; ε ``Epsilon(ε)`` (``zero_params='bias'``
 without the bias, a ``Stabilizer(ε, norm_scale=True)`` for ε·RMS, a callable for the unsigned and
 zeros-only stabilisers); γ ``Gamma(γ)`` (zennit's γ is the generalised one); αβ ``AlphaBeta(α, β)``;
 z⁺ ``ZPlus()``; zᴮ ``ZBox(low[None], high[None])`` (zennit aligns a bound array from the left,

@@ -131,6 +131,10 @@ def generate(directory, manifest: dict, peers=GENERATED) -> dict:
     cases = {entry["id"]: Case(entry, load_network(directory, manifest, entry), case_arrays(directory, entry))
              for entry in manifest["cases"]}
     labels = {case_id: hand_labels(case.entry) for case_id, case in cases.items()}
+    for peer in GENERATED:
+        for case_labels in labels.values():
+            case_labels[peer] = {"source": "not generated", "matches": None,
+                                 "why": f"{peer} was not run when the kit was exported (export(peers=...))"}
     for peer in peers:
         try:
             module = client(peer)

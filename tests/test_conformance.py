@@ -16,10 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from optional import require
+
 import lrpref as lr
 from lrpref import conformance as C
 from lrpref._integrity import FileFormatError, read_archive, write_archive
 from lrpref.cli import main
+from lrpref.conformance.schema import validate
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "conformance.md"
 CAMS = ("grad-cam", "layer-cam", "score-cam")
@@ -544,6 +547,48 @@ def test_the_kit_loader_is_fuzzed(small_kit, tmp_path_factory, data):
     assert case.entry == original.entry and case.arrays.keys() == original.arrays.keys()
     assert all(np.array_equal(case.arrays[key], original.arrays[key]) for key in case.arrays)
     assert all(np.array_equal(a.W, b.W) for a, b in zip(case.network, original.network) if hasattr(a, "W"))
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 10) | st.floats(allow_nan=True) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_the_manifest_structure_is_fuzzed(small_kit, tmp_path_factory, data):
+    """A manifest edited on purpose (and re-signed) with any JSON value in any field of a case or network is either
+    still a valid kit or a ConformanceError / FileFormatError — never a KeyError, TypeError or AttributeError."""
+    kit = tmp_path_factory.mktemp("json-fuzz") / "kit"
+    shutil.copytree(small_kit, kit)
+    document = json.loads((kit / "manifest.json").read_text())
+    where = data.draw(st.sampled_from(["case", "network", "top"]))
+    if where == "case":
+        target = document["cases"][0]
+    elif where == "network":
+        target = document["networks"][document["cases"][0]["network"]]
+    else:
+        target = document
+    for _ in range(data.draw(st.integers(0, 3))):  # down into rules, methods, graphs, labels ...
+        inner = [key for key, value in (target.items() if isinstance(target, dict) else enumerate(target))
+                 if isinstance(value, (dict, list)) and value]
+        if not inner:
+            break
+        target = target[data.draw(st.sampled_from(inner))]
+    key = data.draw(st.sampled_from(sorted(target) if isinstance(target, dict) else range(len(target))))
+    target[key] = data.draw(JSON)
+    text = json.dumps(document)
+    jsonschema = require("jsonschema")  # the built-in validator gives jsonschema's verdict
+    assert (validate(json.loads(text)) is None) == jsonschema.Draft202012Validator(C.MANIFEST_SCHEMA).is_valid(
+        json.loads(text))
+    (kit / "manifest.json").write_text(text)
+    (kit / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest())
+    try:
+        manifest = C.read_manifest(kit)
+        for entry in manifest["cases"]:
+            C.load_case(kit, entry["id"], manifest)
+    except (C.ConformanceError, FileFormatError, KeyError) as error:
+        assert not isinstance(error, KeyError) or "no case" in str(error), repr(error)
 
 
 def test_every_case_has_a_content_hash_and_a_reexport_lists_what_changed(small_kit, tmp_path):

@@ -23,14 +23,13 @@ from ..composites import Composite
 from ..explain import explain
 from ..paths import quadrature
 from .catalogue import CASES, CHANGELOG, NETWORKS, REVISION, build_network, explicit_top, inputs
-from .graph import graph, onnx_model, state_dict
 from .describe import composite_to_json, method_to_json, rule_from_json, rule_to_json
+from .graph import graph, onnx_model, state_dict
+from .schema import FORMAT, MANIFEST_SCHEMA, VERSION, validate
 
 __all__ = ["FORMAT", "VERSION", "DEFAULT_TOLERANCE", "MANIFEST_SCHEMA", "ConformanceError", "Case", "export",
            "read_manifest", "load_case", "case_arrays", "levels", "read_npz"]
 
-FORMAT = "lrpref-conformance"
-VERSION = 2
 CASE_FORMAT = "lrpref-conformance-case"
 MANIFEST_DIGEST = "manifest.sha256"
 DEFAULT_TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
@@ -302,7 +301,7 @@ def _inside(directory, relative, where) -> Path:
     return directory / relative
 
 
-def _check_case(entry, position, networks, seen, where):
+def _check_case(entry, position, networks, seen, where, directory):
     _require(isinstance(entry, dict), where, f"case {position} is a {type(entry).__name__}, not an object")
     case_id = entry.get("id")
     _require(isinstance(case_id, str) and CASE_ID.match(case_id), where,
@@ -314,7 +313,9 @@ def _check_case(entry, position, networks, seen, where):
                 "tolerance")
     missing = [key for key in required if key not in entry]
     _require(not missing, where, f"missing field(s) {missing}")
-    _require(entry["network"] in networks, where, f"network {entry['network']!r} is not in the manifest's networks")
+    _require(isinstance(entry["network"], str) and entry["network"] in networks, where,
+             f"network {entry['network']!r} is not in the manifest's networks")
+    _inside(directory, entry["file"], where)
     depth = len(networks[entry["network"]]["layers"])
     _require(entry["target"] in ("class", "relevance"), where, f"target must be 'class' or 'relevance', got {entry['target']!r}")
     found = entry["levels"]
@@ -360,7 +361,12 @@ def read_manifest(directory) -> dict:
     _require(isinstance(cases, list) and cases, where, "cases must be a non-empty list")
     seen = set()
     for position, entry in enumerate(cases):
-        _check_case(entry, position, networks, seen, where)
+        _check_case(entry, position, networks, seen, where, directory)
+    problem = validate(document)
+    _require(problem is None, where, f"does not follow the manifest schema (manifest.schema.json): {problem}")
+    for name, network in networks.items():
+        for key in ("file", "state_dict") + (("onnx",) if network["onnx"] else ()):
+            _inside(directory, network[key], f"{where}: network {name!r}")
     return document
 
 
@@ -459,116 +465,3 @@ def case_arrays(directory, entry: dict) -> dict:
     missing = [key for key in needed if key not in arrays]
     _require(not missing, str(path), f"missing array(s) {missing}")
     return arrays
-
-
-# --------------------------------------------------------------------------- the manifest schema (JSON Schema 2020-12)
-
-
-def _object(required, properties, **extra):
-    return {"type": "object", "required": list(required), "properties": properties, **extra}
-
-
-_NUMBER_OR_ARRAY = {"anyOf": [{"type": "number"}, {"type": "array"}]}
-_MODIFIER = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "gamma_up", "gamma_down", "square", "ones"]},
-                               "gamma": {"type": "number", "minimum": 0}}, additionalProperties=False)
-_INPUT = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "ones", "constant"]},
-                            "value": _NUMBER_OR_ARRAY}, additionalProperties=False)
-_TOLERANCE = _object(["rtol", "atol"], {"rtol": {"type": "number", "minimum": 0}, "atol": {"type": "number", "minimum": 0}},
-                     additionalProperties=False)
-_SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 1}}
-_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-_IDS = {"type": "array", "items": {"type": "string"}}
-_RULE_OR_NULL = {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/rule"}]}
-
-MANIFEST_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": f"lrpref conformance kit manifest, version {VERSION}",
-    "$defs": {
-        "tolerance": _TOLERANCE,
-        "modifier": _MODIFIER,
-        "input": _INPUT,
-        "group": _object(["coefficient", "where", "terms", "bias"], {
-            "coefficient": {"type": "number"},
-            "where": {"enum": [None, "positive", "negative"]},
-            "terms": {"type": "array", "minItems": 1, "items": _object(["input", "weight"], {
-                "input": {"$ref": "#/$defs/input"}, "weight": {"$ref": "#/$defs/modifier"}})},
-            "bias": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/modifier"}]}}),
-        "rule": _object(["name", "kind", "lrpref", "params", "peers"], {
-            "name": {"enum": ["LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass",
-                              "WinnerTakesAll", "Proportional"]},
-            "kind": {"enum": ["linear", "pass", "max-pool-winner", "max-pool-proportional"]},
-            "lrpref": {"type": "string"},
-            "params": {"type": "object"},
-            "groups": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/group"}},
-            "stabiliser": _object(["epsilon", "sign", "scale"], {
-                "epsilon": {"type": "number", "minimum": 0}, "sign": {"enum": ["signed", "unsigned", "zeros"]},
-                "scale": {"enum": ["fixed", "rms"]}}),
-            "formula": {"type": "string"},
-            "peers": {"type": "object", "additionalProperties": {"type": "string"}}},
-            allOf=[{"if": {"properties": {"kind": {"const": "linear"}}},
-                    "then": {"required": ["groups", "stabiliser", "formula"]}}]),
-        "method": _object(["name", "spec", "top", "propagation", "steps", "riemann", "options", "reference", "quadrature",
-                           "noise"], {
-            "name": {"type": "string"}, "spec": {"type": "string"}, "top": {"type": "string"},
-            "propagation": {"type": "string"}, "steps": {"type": ["integer", "null"], "minimum": 1},
-            "riemann": {"enum": [None, "right", "left", "midpoint", "trapezoid", "gauss-legendre"]},
-            "options": {"type": "object"}, "reference": {"enum": [None, "reference"]},
-            "quadrature": {"anyOf": [{"type": "null"}, {"const": ["quadrature.t", "quadrature.w"]}]},
-            "noise": {"enum": [None, "smoothgrad.noise"]}}),
-        "node": _object(["name", "op", "inputs", "params", "settings", "input_shape", "output_shape"], {
-            "name": {"type": "string"}, "op": {"type": "string"},
-            "inputs": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-            "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}},
-            "settings": {"type": "object"}, "input_shape": _SHAPE, "output_shape": _SHAPE}),
-        "network": _object(["file", "state_dict", "onnx", "sha256", "description", "input_shape", "output_shape", "layers",
-                            "graph"], {
-            "file": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.npz$"},
-            "state_dict": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.state_dict\\.npz$"},
-            "onnx": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.onnx$"}]},
-            "sha256": {"type": "object", "additionalProperties": _SHA256},
-            "description": {"type": "string"}, "input_shape": _SHAPE, "output_shape": _SHAPE,
-            "layers": {"type": "array", "items": {"type": "string"}},
-            "graph": _object(["input", "output", "nodes"], {
-                "input": {"type": "string"}, "output": {"type": "string"},
-                "nodes": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/node"}}})}),
-        "label": _object(["source", "matches", "why"], {
-            "source": {"type": "string"}, "call": {}, "kwargs": {"type": "object"},
-            "matches": {"type": ["boolean", "null"]}, "reason": {"type": ["string", "null"]},
-            "layer": {"type": ["integer", "null"]}, "why": {"type": ["string", "null"]},
-            "max_rel_error": {"type": ["number", "null"]}}),
-        "composite": _object(["name", "preset", "default", "first", "middle", "last", "types", "layers", "first_types",
-                              "peers"], {
-            "name": {"type": "string"}, "preset": {"type": ["string", "null"]}, "default": _RULE_OR_NULL,
-            "first": _RULE_OR_NULL, "middle": _RULE_OR_NULL, "last": _RULE_OR_NULL,
-            "types": {"type": "object", "additionalProperties": {"$ref": "#/$defs/rule"}},
-            "layers": {"type": "object", "additionalProperties": {"$ref": "#/$defs/rule"}},
-            "first_types": {"type": "array", "items": {"type": "string"}},
-            "peers": {"type": "object", "additionalProperties": {"type": "string"}}}),
-        "revision": _object(["revision", "note", "added", "removed", "renamed", "changed"], {
-            "revision": {"type": "integer", "minimum": 1}, "note": {"type": "string"}, "added": _IDS, "removed": _IDS,
-            "renamed": {"type": "object", "additionalProperties": {"type": "string"}}, "changed": _IDS}),
-        "case": _object(["id", "file", "network", "description", "covers", "batch", "target", "method", "rules",
-                         "composite", "levels", "tolerance", "sha256", "content", "peers"], {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]*$"},
-            "file": {"type": "string", "pattern": "^cases/[a-z0-9][a-z0-9.-]*\\.npz$"},
-            "network": {"type": "string"}, "description": {"type": "string"},
-            "covers": {"type": "array", "items": {"type": "string"}},
-            "batch": {"type": "integer", "minimum": 1}, "target": {"enum": ["class", "relevance"]},
-            "method": {"$ref": "#/$defs/method"},
-            "rules": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/rule"}}]},
-            "composite": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/composite"}]},
-            "levels": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}, "contains": {"const": 0}},
-            "tolerance": {"$ref": "#/$defs/tolerance"},
-            "sha256": {"type": "object", "additionalProperties": _SHA256}, "content": _SHA256,
-            "peers": {"type": "object", "additionalProperties": {"$ref": "#/$defs/label"}}}),
-    },
-    **_object(["format", "version", "generator", "revision", "changelog", "changes", "dtype", "tolerance", "comparison",
-               "networks", "cases"], {
-        "format": {"const": FORMAT}, "version": {"const": VERSION}, "generator": {"type": "string"},
-        "revision": {"type": "integer", "minimum": 1}, "changelog": {"type": "array", "items": {"$ref": "#/$defs/revision"}},
-        "changes": {"anyOf": [{"type": "null"}, _object(["since", "revision", "added", "removed", "changed"], {
-            "since": {}, "revision": {}, "added": _IDS, "removed": _IDS, "changed": _IDS})]},
-        "dtype": {"const": "float64"}, "tolerance": {"$ref": "#/$defs/tolerance"}, "comparison": {"type": "string"},
-        "networks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/network"}},
-        "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/case"}}}),
-}

@@ -64,6 +64,7 @@ def test_the_clients_agree_with_every_label(kit, manifest, reports, peer):
         assert code is not None and code == label["reason"], (entry["id"], result.describe())
         assert result.diagnosis.layer == label["layer"], entry["id"]
         assert label["why"].startswith(labels.REASONS[(peer, code)]), entry["id"]
+        assert f"{peer}: {labels.REASONS[(peer, code)]}" in result.diagnosis.known  # the report calls it a convention
     assert ran > {"zennit": 70, "captum": 35}[peer]
 
 
@@ -123,6 +124,7 @@ def test_a_planted_bug_is_reported_with_layer_rule_and_variant(kit, manifest, mo
     assert result.status == "fail" and result.diverges_at == 2
     diagnosis = result.diagnosis
     assert (diagnosis.layer, diagnosis.rule["lrpref"], diagnosis.variant) == (2, "Epsilon(0.25)", "bias-dropped")
+    assert diagnosis.known == []  # no peer's convention: a bug
     text = str(report)
     for expected in ("first disagreement at layer 2 (Dense(5→4))", "rule: Epsilon(0.25)", "formula: 1 × [(w)·a + b]",
                      "the candidate matches: the bias left out of z", "bias-dropped, layer 2"):

@@ -57,6 +57,7 @@ class Diagnosis:
     variants: list = field(default_factory=list)   # the Variants the candidate matches
     factor: float | None = None          # a constant factor between candidate and expected, when that explains it
     agrees: bool = False                 # every level given matches: nothing to diagnose
+    known: list = field(default_factory=list)  # the peers whose labels call this difference their convention
 
     @property
     def variant(self) -> str | None:
@@ -88,6 +89,7 @@ class Diagnosis:
                          f"{_fraction(self.factor)}")
         else:
             lines.append("  no known variant matches")
+        lines += [f"  a known peer convention, not a bug if you follow it — {text}" for text in self.known]
         return "\n".join(lines)
 
 
@@ -101,6 +103,34 @@ def _fraction(value) -> str:
 _PEER_EPSILONS = ((1e-6, "zennit's default stabiliser 1e-6"), (1e-9, "captum's STABILITY_FACTOR 1e-9"))
 
 
+def _epsilon_variants(params: dict) -> list[tuple[str, str, str, dict]]:
+    """The variants of LRP-0 / LRP-ε, all as ``Epsilon`` records."""
+    eps = params.get("epsilon", 0.0)
+    base = {"epsilon": eps, "sign": params.get("sign", "signed"), "scale": params.get("scale", "fixed"),
+            "bias": params.get("bias", True)}
+    out = []
+
+    def add(code, text, **changes):
+        out.append((code, text, "Epsilon", {**base, **changes}))
+
+    if base["bias"]:
+        add("bias-dropped", "the bias left out of z (Epsilon(bias=False), zennit zero_params='bias')", bias=False)
+    else:
+        add("bias-included", "the bias kept in z", bias=True)
+    if eps > 0:
+        for sign in ("signed", "unsigned", "zeros"):
+            if sign != base["sign"]:
+                add(f"epsilon-{sign}", f"the {sign} ε stabiliser (Epsilon(sign={sign!r}))", sign=sign)
+        add("lrp0", "no ε at all (LRP-0)", epsilon=0.0, sign="signed", scale="fixed")
+        rms = base["scale"] == "rms"
+        add("epsilon-fixed" if rms else "epsilon-rms", "ε fixed instead of ×RMS(z)" if rms else "ε × RMS(z) instead of a "
+            "fixed ε", scale="fixed" if rms else "rms")
+    for value, text in _PEER_EPSILONS:
+        if value != eps:
+            add(f"epsilon-{value:g}", f"ε = {value:g} ({text})", epsilon=value, sign="signed", scale="fixed")
+    return out
+
+
 def rule_variants(record: dict) -> list[tuple[str, str, str, dict]]:
     """``(code, text, rule name, params)`` for the known variants of a linear rule record."""
     name, params = record["name"], dict(record["params"])
@@ -110,27 +140,7 @@ def rule_variants(record: dict) -> list[tuple[str, str, str, dict]]:
         out.append((code, text, new_name or name, {**params, **changes}))
 
     if name in ("LRP0", "Epsilon"):
-        eps = params.get("epsilon", 0.0)
-        base = {"epsilon": eps, "sign": params.get("sign", "signed"), "scale": params.get("scale", "fixed"),
-                "bias": params.get("bias", True)}
-        params = base
-        name = "Epsilon"
-        if base["bias"]:
-            add("bias-dropped", "the bias left out of z (Epsilon(bias=False), zennit zero_params='bias')", bias=False)
-        else:
-            add("bias-included", "the bias kept in z", bias=True)
-        for sign in ("signed", "unsigned", "zeros"):
-            if sign != base["sign"] and eps > 0:
-                add(f"epsilon-{sign}", f"the {sign} ε stabiliser (Epsilon(sign={sign!r}))", sign=sign)
-        if eps > 0:
-            add("lrp0", "no ε at all (LRP-0)", epsilon=0.0, sign="signed", scale="fixed")
-            add("epsilon-fixed" if base["scale"] == "rms" else "epsilon-rms",
-                "ε fixed instead of ×RMS(z)" if base["scale"] == "rms" else "ε × RMS(z) instead of a fixed ε",
-                scale="fixed" if base["scale"] == "rms" else "rms")
-        for value, text in _PEER_EPSILONS:
-            if value != eps:
-                add(f"epsilon-{value:g}", f"ε = {value:g} ({text})", epsilon=value, sign="signed", scale="fixed")
-        return out
+        return _epsilon_variants(params)
     if name == "Gamma":
         for bias, code, text in ((False, "bias-dropped", "the bias left out of the denominator"),
                                  ("plain", "bias-plain", "the plain bias b instead of b + γb⁺ (captum's GammaRule)"),

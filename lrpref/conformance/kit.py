@@ -255,7 +255,7 @@ def _installed(package: str) -> bool:
 
 
 def _write_json(path: Path, document) -> Path:
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 

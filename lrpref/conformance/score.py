@@ -17,6 +17,7 @@ import numpy as np
 
 from .diagnose import diagnose as diagnose_case
 from .kit import ConformanceError, case_arrays, check_tolerance, load_case, read_manifest, read_npz
+from .labels import known_differences
 
 __all__ = ["check", "Report", "CaseResult", "LevelScore"]
 
@@ -248,8 +249,9 @@ def check(directory, results, *, rtol: float | None = None, atol: float | None =
         result = _score_case(entry, expected, found.get(entry["id"]), layers, case_rtol, case_atol)
         if diagnose and result.status == "fail":
             candidate = {int(key.split(".")[1]): value for key, value in found[entry["id"]].items()}
-            result.diagnosis = diagnose_case(load_case(directory, entry["id"], manifest), candidate,
-                                             max(case_rtol, 1e-9))
+            case = load_case(directory, entry["id"], manifest)
+            result.diagnosis = diagnose_case(case, candidate, max(case_rtol, 1e-9))
+            result.diagnosis.known = known_differences(result.diagnosis, case)
         scored.append(result)
     default = manifest["tolerance"]
     if rtol is None and atol is None:

@@ -549,6 +549,20 @@ def test_the_kit_loader_is_fuzzed(small_kit, tmp_path_factory, data):
     assert all(np.array_equal(a.W, b.W) for a, b in zip(case.network, original.network) if hasattr(a, "W"))
 
 
+def test_a_tampered_state_dict_is_refused(small_kit, tmp_path):
+    from lrpref.conformance.clients import network_parameters
+
+    kit = tmp_path / "kit"
+    shutil.copytree(small_kit, kit)
+    manifest = C.read_manifest(kit)
+    assert set(network_parameters(kit, manifest, "cnn")) == {"0.weight", "0.bias", "3.weight", "3.bias", "7.weight",
+                                                             "7.bias"}
+    arrays, document = read_archive(kit / "networks" / "cnn.state_dict.npz")
+    write_archive(kit / "networks" / "cnn.state_dict.npz", dict(arrays, **{"0.bias": arrays["0.bias"] + 1}), document)
+    with pytest.raises(FileFormatError, match="cnn.state_dict.npz: the state_dict of network 'cnn' does not match"):
+        network_parameters(kit, manifest, "cnn")
+
+
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 10) | st.floats(allow_nan=True) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
                     max_leaves=6)

@@ -175,7 +175,7 @@ def test_state_dict_builder_and_onnx_compute_the_networks_outputs(kit, manifest)
         case = C.load_case(kit, entry["id"], manifest)
         network = manifest["networks"][entry["network"]]
         output = case.arrays["output"]
-        model = clients._base.CaseView(kit, manifest, entry, clients._base._parameters(kit, manifest, entry["network"])).module()
+        model = clients.CaseView(kit, manifest, entry, clients.network_parameters(kit, manifest, entry["network"])).module()
         assert np.allclose(model(torch.tensor(case.input)).detach().numpy(), output, rtol=1e-12, atol=1e-13)
         proto = onnx.load(kit / network["onnx"])
         (evaluated,) = ReferenceEvaluator(proto).run(None, {"input": case.input})

@@ -147,10 +147,12 @@ def _export_case(spec, net, directory) -> dict:
             "tolerance": dict(DEFAULT_TOLERANCE), "sha256": {key: array_digest(value) for key, value in arrays.items()}}
 
 
-def _content_hash(entry: dict, network: dict) -> str:
-    """SHA-256 of what a case is: its manifest entry (without labels and hashes), its arrays and its network."""
+def _content_hash(entry: dict, nodes: dict, parameters: dict) -> str:
+    """SHA-256 of what a case is: its manifest entry (without labels and hashes), its arrays, its network's graph and
+    parameters (their values, not the bytes of the files, which depend on the zip and ONNX writers)."""
     core = {key: value for key, value in entry.items() if key not in ("peers", "sha256", "content")}
-    document = {"entry": core, "arrays": entry["sha256"], "network": network["sha256"], "graph": network["graph"]}
+    document = {"entry": core, "arrays": entry["sha256"], "graph": nodes,
+                "parameters": {key: array_digest(value) for key, value in parameters.items()}}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -158,10 +160,8 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def verify_file(path: Path, digest, what: str) -> None:
+def verify_file(path: Path, digest: str, what: str) -> None:
     """Refuse a kit file whose SHA-256 is not the manifest's (a :class:`FileFormatError` naming file and entry)."""
-    if digest is None:
-        return
     if not Path(path).is_file():
         raise ConformanceError(f"{what} {path}: no such file")
     if _file_digest(Path(path)) != digest:
@@ -232,7 +232,8 @@ def export(directory, cases=None, peers="auto") -> Path:
         manifest_networks[name] = _export_network(directory, name, net, in_shape)
     entries = [_export_case(spec, networks[spec.network], directory) for spec in specs]
     for entry in entries:
-        entry["content"] = _content_hash(entry, manifest_networks[entry["network"]])
+        entry["content"] = _content_hash(entry, manifest_networks[entry["network"]]["graph"],
+                                         state_dict(networks[entry["network"]]))
     manifest = {"format": FORMAT, "version": VERSION, "generator": f"lrpref {__version__}", "revision": REVISION,
                 "changelog": CHANGELOG, "changes": _changes(old, entries), "dtype": "float64",
                 "tolerance": dict(DEFAULT_TOLERANCE), "comparison": COMPARISON, "networks": manifest_networks,
@@ -440,7 +441,7 @@ def load_network(directory, manifest: dict, entry: dict):
     where = f"{directory / 'manifest.json'}: case {entry['id']!r}"
     network = manifest["networks"][entry["network"]]
     network_file = _inside(directory, network["file"], where)
-    verify_file(network_file, network.get("sha256", {}).get("file"), f"network {entry['network']!r}")
+    verify_file(network_file, network["sha256"]["file"], f"network {entry['network']!r}")
     try:
         net, _ = serialize.load(network_file)
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -67,12 +67,11 @@ class KitCase:
 
     def torch_model(self):
         """The case's network as a float64 ``torch.nn.Module`` (:func:`lrpref.conformance.graph.torch_module`)."""
-        from .._integrity import read_archive
+        from .clients import network_parameters
         from .graph import torch_module
 
         network = self.manifest["networks"][self.entry["network"]]
-        parameters, _ = read_archive(self.directory / network["state_dict"], "conformance kit state_dict")
-        return torch_module(network["graph"], parameters)
+        return torch_module(network["graph"], network_parameters(self.directory, self.manifest, self.entry["network"]))
 
     def check(self, levels: dict, rtol: float | None = None, atol: float | None = None):
         """Score ``{k: R(Y^k)}`` (level 0 required) against the case; raise :class:`ConformanceFailure` with the

@@ -77,7 +77,7 @@ MANIFEST_SCHEMA = {
             "file": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.npz$"},
             "state_dict": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.state_dict\\.npz$"},
             "onnx": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.onnx$"}]},
-            "sha256": {"type": "object", "additionalProperties": _SHA256},
+            "sha256": {"type": "object", "required": ["file", "state_dict"], "additionalProperties": _SHA256},
             "description": {"type": "string"}, "input_shape": _SHAPE, "output_shape": _SHAPE,
             "layers": {"type": "array", "items": {"type": "string"}},
             "graph": _object(["input", "output", "nodes"], {

@@ -11,7 +11,7 @@ The kit's export runs both clients to generate the ``peers`` labels of every cas
 them again on a fresh kit and check that every label holds.
 """
 
-from ._base import PeerRun, Unsupported, run_client, write_results
+from ._base import CaseView, PeerRun, Unsupported, network_parameters, run_client, write_results
 
 CLIENTS = ("zennit", "captum")
 
@@ -25,4 +25,4 @@ def client(name: str):
     return importlib.import_module(f"{__name__}.{name}")
 
 
-__all__ = ["PeerRun", "Unsupported", "run_client", "write_results", "client", "CLIENTS"]
+__all__ = ["PeerRun", "Unsupported", "CaseView", "network_parameters", "run_client", "write_results", "client", "CLIENTS"]

@@ -11,9 +11,9 @@ import numpy as np
 
 from ..._integrity import read_archive
 from ..graph import torch_module
-from ..kit import case_arrays, read_manifest
+from ..kit import case_arrays, read_manifest, verify_file
 
-__all__ = ["PeerRun", "Unsupported", "CaseView", "run_client", "write_results", "main"]
+__all__ = ["PeerRun", "Unsupported", "CaseView", "network_parameters", "run_client", "write_results", "main"]
 
 
 class Unsupported(Exception):
@@ -79,8 +79,11 @@ class CaseView:
         raise Unsupported(f"method {method!r} is not an LRP pass from a top relevance this client can form")
 
 
-def _parameters(directory: Path, manifest: dict, name: str) -> dict:
-    arrays, _ = read_archive(directory / manifest["networks"][name]["state_dict"], "conformance kit state_dict")
+def network_parameters(directory: Path, manifest: dict, name: str) -> dict:
+    """The state_dict arrays of network ``name``, the file's SHA-256 checked against the manifest."""
+    path = directory / manifest["networks"][name]["state_dict"]
+    verify_file(path, manifest["networks"][name]["sha256"]["state_dict"], f"the state_dict of network {name!r}")
+    arrays, _ = read_archive(path, "conformance kit state_dict")
     return arrays
 
 
@@ -94,7 +97,7 @@ def run_client(client, directory, manifest: dict | None = None, cases=None) -> l
             continue
         name = entry["network"]
         if name not in parameters:
-            parameters[name] = _parameters(directory, manifest, name)
+            parameters[name] = network_parameters(directory, manifest, name)
         view = CaseView(directory, manifest, entry, parameters[name])
         try:
             runs.append(client.run(view))

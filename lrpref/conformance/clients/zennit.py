@@ -1,4 +1,6 @@
-"""The zennit reference client: every LRP-based case with zennit's rules, one rule per module (``NameMapComposite``).
+"""The zennit reference client: every LRP-based case with zennit's rules, one rule per module (``NameMapComposite``),
+and the gradient methods (zennit's ``Gradient`` attributor without rules: ``gradient`` squared, ``gradient-x-input``
+times the activation, at every level).
 
 A rule record becomes a zennit rule as follows (``stabilizer`` is the record's ε, not zennit's default
 1e-6; ε = 0 is :func:`safe_divide`, the denominator with 0 replaced by ∞: lrpref's safe division):
@@ -113,13 +115,57 @@ def rule(record, node):
     return text, kwargs, built
 
 
+def _gradients(model, x, top, composite=None) -> dict:
+    """``{k: gradient at level k}`` from zennit's ``Gradient`` attributor started from ``top`` (with its rules, the
+    gradients are the relevance)."""
+    from zennit.attribution import Gradient
+
+    captured = {}
+
+    def record_levels(output):
+        for k, tensor in enumerate(model.levels[1:-1], start=1):
+            if tensor.requires_grad:
+                tensor.register_hook(lambda grad, k=k: captured.__setitem__(k, grad.detach().numpy().copy()))
+        return top
+
+    with Gradient(model=model, composite=composite) as attributor:
+        _, relevance = attributor(x, record_levels)
+    return {0: relevance.detach().numpy(), **captured}
+
+
+def _gradient_method(view) -> PeerRun:
+    """``gradient`` (the squared gradient at every level) and ``gradient-x-input`` (gradient ⊙ activation) from
+    zennit's ``Gradient`` attributor without a composite."""
+    import torch
+
+    model = view.module()
+    x = view.tensor("input").clone().requires_grad_(True)
+    with torch.no_grad():
+        output = model(x)
+    onehot = torch.nn.functional.one_hot(torch.tensor(view.class_target()), output.shape[1]).to(output.dtype)
+    found = _gradients(model, x, onehot)
+    found[len(view.description["nodes"])] = onehot.numpy()
+    with torch.no_grad():
+        model(x.detach())
+    activations = [level.numpy() for level in model.levels]
+    if view.method == "gradient":
+        levels = {k: g * g for k, g in found.items()}
+        call = "zennit.attribution.Gradient(model) (no composite); relevance = gradient ** 2"
+    else:
+        levels = {k: g * activations[k] for k, g in found.items()}
+        call = "zennit.attribution.Gradient(model) (no composite); relevance = gradient * activation"
+    return PeerRun(view.entry["id"], PEER, call, {}, {k: levels[k] for k in sorted(levels)})
+
+
 def run(view) -> PeerRun:
     import torch
-    from zennit.attribution import Gradient
     from zennit.composites import NameMapComposite
 
+    if view.method in ("gradient", "gradient-x-input"):
+        return _gradient_method(view)
     if view.method not in LRP_TOPS:
-        raise Unsupported(f"the client runs LRP passes (methods {LRP_TOPS}); {view.method!r} is not one")
+        raise Unsupported(f"the client runs LRP passes (methods {LRP_TOPS}) and the gradient methods; "
+                          f"{view.method!r} is not one")
     nodes, records = view.description["nodes"], view.entry["rules"]
     calls, name_map = [], []
     for node, record in zip(nodes, records):
@@ -132,16 +178,7 @@ def run(view) -> PeerRun:
     with torch.no_grad():
         output = model(x)
     top = view.top(output)
-    captured = {}
-    composite = NameMapComposite(name_map)
-    with Gradient(model=model, composite=composite) as attributor:
-        def record_levels(out):
-            for k, tensor in enumerate(model.levels[1:-1], start=1):
-                if tensor.requires_grad:
-                    tensor.register_hook(lambda grad, k=k: captured.__setitem__(k, grad.detach().numpy().copy()))
-            return top
-        _, relevance = attributor(x, record_levels)
-    levels = {0: relevance.detach().numpy(), len(nodes): top.numpy(), **captured}
+    levels = {**_gradients(model, x, top, NameMapComposite(name_map)), len(nodes): top.numpy()}
     return PeerRun(view.entry["id"], PEER, "zennit.attribution.Gradient with NameMapComposite", {"rules": calls},
                    {k: levels[k] for k in sorted(levels)})
 

@@ -100,6 +100,12 @@ def test_pinned_expected_failures_follow_renames_and_refuse_unknown_ids(pytester
     refused.stderr.fnmatch_lines(["*no case 'lrp.no-such.mlp' in the kit*"])
 
 
+def test_the_kit_can_come_from_the_ini_file(pytester, kit):
+    pytester.makeini(f"[pytest]\nlrpref_kit = {kit}\n")
+    pytester.makepyfile(test_maintainer=MAINTAINER_TEST.format(behaviour="lrpref itself", change="pass"))
+    pytester.runpytest("-p", "lrpref.conformance.pytest_plugin").assert_outcomes(passed=len(CASES))
+
+
 def test_without_a_kit_the_tests_are_skipped(pytester):
     pytester.makepyfile(test_maintainer="def test_my_lrp(lrpref_case):\n    raise AssertionError('never runs')\n")
     result = pytester.runpytest("-p", "lrpref.conformance.pytest_plugin")

@@ -16,9 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from optional import require
+
 import lrpref as lr
 from lrpref import conformance as C
+from lrpref._integrity import FileFormatError, read_archive, write_archive
 from lrpref.cli import main
+from lrpref.conformance.schema import validate
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "conformance.md"
 CAMS = ("grad-cam", "layer-cam", "score-cam")
@@ -30,7 +34,7 @@ CAMS = ("grad-cam", "layer-cam", "score-cam")
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
     directory = tmp_path_factory.mktemp("kit")
-    C.export(directory)
+    C.export(directory, peers=())  # the peer labels are tested in test_conformance_clients.py
     return directory
 
 
@@ -180,7 +184,7 @@ def test_scoring_follows_the_documented_tolerance(small_kit, tmp_path_factory, d
 @pytest.fixture(scope="module")
 def small_kit(tmp_path_factory):
     directory = tmp_path_factory.mktemp("small")
-    C.export(directory, cases=["lrp.epsilon.cnn", "edge.max-pool-ties.split", "method.deeplift.mlp"])
+    C.export(directory, cases=["lrp.epsilon.cnn", "edge.max-pool-ties.split", "method.deeplift.mlp"], peers=())
     return directory
 
 
@@ -224,12 +228,17 @@ def test_results_that_cannot_be_compared_are_invalid(kit, own, tmp_path):
     assert "not a real number type" in report["lrp.wsquare.mlp"].message
 
 
-def _kit_copy(kit, tmp_path, edit):
+def _kit_copy(kit, tmp_path, edit, sign=True):
+    """A copy of the kit with an edited manifest; ``sign``: write its new SHA-256 too, as a maintainer editing it
+    on purpose does (otherwise the copy is a tampered kit)."""
     copy = tmp_path / "kit"
     shutil.copytree(kit, copy)
     document = json.loads((copy / "manifest.json").read_text())
     edited = edit(document)
-    (copy / "manifest.json").write_text(edited if isinstance(edited, str) else json.dumps(document))
+    text = edited if isinstance(edited, str) else json.dumps(document)
+    (copy / "manifest.json").write_text(text, encoding="utf-8")
+    if sign:
+        (copy / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest())
     return copy
 
 
@@ -242,7 +251,7 @@ def _first(field, value):
 @pytest.mark.parametrize("edit, message", [
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: d.update(format="something-else"), "format is 'something-else', expected 'lrpref-conformance'"),
-    (lambda d: d.update(version=2), "version 2 is not supported"),
+    (lambda d: d.update(version=1), "version 1 is not supported"),
     (lambda d: d.update(cases=[]), "cases must be a non-empty list"),
     (lambda d: d["cases"].append(dict(d["cases"][0])), "the id appears twice"),
     (lambda d: d["cases"][0].pop("levels"), r"missing field\(s\) \['levels'\]"),
@@ -250,7 +259,9 @@ def _first(field, value):
     (_first("levels", [1, 2]), "levels must be a list of integers from 0 to 5 .* that includes 0"),
     (_first("network", "resnet"), "network 'resnet' is not in the manifest's networks"),
     (_first("target", "logit"), "target must be 'class' or 'relevance'"),
-    (_first("tolerance", {"rtol": -1, "atol": 0}), "tolerance rtol must be a number >= 0"),
+    (_first("tolerance", {"rtol": -1, "atol": 0}), "tolerance rtol must be a finite number >= 0"),
+    (_first("tolerance", {"rtol": float("nan"), "atol": 0}), "tolerance rtol must be a finite number >= 0, got nan"),
+    (lambda d: d.update(tolerance={"rtol": 1e-9, "atol": float("inf")}), "tolerance atol must be a finite number >= 0"),
     (_first("method", {"name": "shap"}), "method must be an object whose name is one of"),
     (_first("file", "../outside.npz"), "file must be a relative path inside the kit"),
     (_first("levels", [0, 1, 2, 3, 4, 5, 6]), "levels must be a list of integers from 0 to 5"),
@@ -270,9 +281,8 @@ def test_a_kit_without_manifest_case_file_or_array_is_refused(kit, tmp_path):
     with pytest.raises(C.ConformanceError, match="lrp.lrp0.mlp.npz: no such file"):
         C.load_case(broken, "lrp.lrp0.mlp")
     case_file = broken / "cases" / "lrp.flat.mlp.npz"
-    with np.load(case_file) as archive:
-        arrays = {key: archive[key] for key in archive.files if key != "relevance.3"}
-    np.savez(case_file, **arrays)
+    arrays, document = read_archive(case_file)
+    write_archive(case_file, {key: value for key, value in arrays.items() if key != "relevance.3"}, document)
     with pytest.raises(C.ConformanceError, match=r"lrp.flat.mlp.npz: missing array\(s\) \['relevance.3'\]"):
         C.load_case(broken, "lrp.flat.mlp")
 
@@ -315,21 +325,21 @@ def test_loading_never_unpickles(kit, own, tmp_path, monkeypatch):
 
 def test_reexport_is_byte_identical_and_replaces_an_old_kit(kit, tmp_path):
     again = tmp_path / "again"
-    C.export(again)
+    C.export(again, peers=())
     files = sorted(p.relative_to(kit) for p in kit.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert all((kit / f).read_bytes() == (again / f).read_bytes() for f in files)
-    C.export(again, cases=["lrp.lrp0.mlp"])  # over an old kit: its other cases go
+    C.export(again, cases=["lrp.lrp0.mlp"], peers=())  # over an old kit: its other cases go
     assert [p.name for p in (again / "cases").iterdir()] == ["lrp.lrp0.mlp.npz"]
-    assert [p.name for p in (again / "networks").iterdir()] == ["mlp.npz"]
+    assert sorted(p.name for p in (again / "networks").iterdir()) == ["mlp.npz", "mlp.onnx", "mlp.state_dict.npz"]
 
 
 def test_export_refuses_a_folder_that_is_not_a_kit_and_unknown_cases(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(C.ConformanceError, match="is not empty and holds no conformance kit"):
-        C.export(tmp_path, cases=["lrp.lrp0.mlp"])
+        C.export(tmp_path, cases=["lrp.lrp0.mlp"], peers=())
     with pytest.raises(ValueError, match=r"unknown case id\(s\) \['lrp.magic.mlp'\]"):
-        C.export(tmp_path / "new", cases=["lrp.magic.mlp"])
+        C.export(tmp_path / "new", cases=["lrp.magic.mlp"], peers=())
 
 
 def test_the_kit_is_small(kit):
@@ -451,6 +461,195 @@ def test_command_line_export_and_check(tmp_path, capsys):
     capsys.readouterr()
     assert main(["conformance", "check", str(kit_dir), "--results", str(tmp_path / "none")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rtol, atol", [(-1, None), (None, -1e-12), (float("nan"), None), (None, float("inf")),
+                                        (-1, -1)])
+def test_negative_nan_and_infinite_tolerances_are_refused(small_kit, tmp_path, capsys, rtol, atol):
+    """``--rtol -1 --atol -1`` used to pass every wrong result: refused by ``check``, so the command line too."""
+    results = write_folder(tmp_path / "wrong", {"lrp.epsilon.cnn": {0: np.zeros((2, 2, 8, 8))}})
+    with pytest.raises(C.ConformanceError, match="tolerance (rtol|atol) must be a finite number >= 0"):
+        C.check(small_kit, results, rtol=rtol, atol=atol, allow_missing=True)
+    args = [f"--{name}={value}" for name, value in (("rtol", rtol), ("atol", atol)) if value is not None]
+    assert main(["conformance", "check", str(small_kit), "--results", str(results), "--allow-missing", *args]) == 2
+    assert "must be a finite number >= 0" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- integrity, versions, changelog
+
+
+def _resign(kit):
+    text = (kit / "manifest.json").read_text(encoding="utf-8")
+    (kit / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest())
+
+
+@pytest.mark.parametrize("tamper, message", [
+    ("manifest", r"manifest.json: does not match its SHA-256 in manifest.sha256"),
+    ("no-digest", r"manifest.sha256: missing"),
+    ("case-array", r"lrp.epsilon.cnn.npz: the entry 'relevance.0' does not match its SHA-256"),
+    ("case-replaced", r"lrp.epsilon.cnn.npz: the entry 'relevance.0' does not match the manifest's SHA-256"),
+    ("case-swapped", r"lrp.epsilon.cnn.npz: holds case 'method.deeplift.mlp', not 'lrp.epsilon.cnn'"),
+    ("network", r"cnn.npz: network 'cnn' does not match the manifest's SHA-256"),
+])
+def test_a_tampered_kit_is_a_file_format_error_naming_file_and_entry(small_kit, tmp_path, tamper, message):
+    kit = tmp_path / "kit"
+    shutil.copytree(small_kit, kit)
+    case_file = kit / "cases" / "lrp.epsilon.cnn.npz"
+    if tamper == "manifest":  # a tolerance loosened by hand, without the new SHA-256
+        text = (kit / "manifest.json").read_text().replace('"rtol": 1e-09', '"rtol": 0.5', 1)
+        (kit / "manifest.json").write_text(text)
+    elif tamper == "no-digest":
+        (kit / "manifest.sha256").unlink()
+    elif tamper in ("case-array", "case-replaced"):
+        if tamper == "case-array":  # the numbers of one entry changed, the file's checksum table not
+            with np.load(case_file, allow_pickle=False) as archive:
+                entries = {key: archive[key] for key in archive.files}
+            entries["relevance.0"] = entries["relevance.0"] * 1.001
+            np.savez_compressed(case_file, **entries)
+        else:  # a consistent file with other numbers: only the manifest's table notices
+            arrays, document = read_archive(case_file)
+            write_archive(case_file, dict(arrays, **{"relevance.0": arrays["relevance.0"] * 1.001}), document)
+    elif tamper == "case-swapped":
+        shutil.copy(kit / "cases" / "method.deeplift.mlp.npz", case_file)
+    else:
+        raw = bytearray((kit / "networks" / "cnn.npz").read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        (kit / "networks" / "cnn.npz").write_bytes(bytes(raw))
+    with pytest.raises(FileFormatError, match=message):
+        C.load_case(kit, "lrp.epsilon.cnn")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_kit_loader_is_fuzzed(small_kit, tmp_path_factory, data):
+    """Any damage to a kit file — flipped, cut or random bytes in the manifest, a case or a network file — is a
+    ConformanceError or a FileFormatError (both ValueErrors), never another exception; damage that leaves every
+    checked byte intact (a zip header's timestamp) loads exactly the original case."""
+    kit = tmp_path_factory.mktemp("fuzz") / "kit"
+    shutil.copytree(small_kit, kit)
+    target = kit / data.draw(st.sampled_from(["manifest.json", "manifest.sha256", "cases/lrp.epsilon.cnn.npz",
+                                              "networks/cnn.npz"]))
+    raw = bytearray(target.read_bytes())
+    how = data.draw(st.sampled_from(["flip", "cut", "random"]))
+    if how == "flip":
+        position = data.draw(st.integers(0, len(raw) - 1))
+        raw[position] ^= data.draw(st.integers(1, 255))
+    elif how == "cut":
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        raw = bytearray(data.draw(st.binary(max_size=300)))
+    target.write_bytes(bytes(raw))
+    try:
+        case = C.load_case(kit, "lrp.epsilon.cnn")
+    except (C.ConformanceError, FileFormatError):
+        return
+    original = C.load_case(small_kit, "lrp.epsilon.cnn")
+    assert case.entry == original.entry and case.arrays.keys() == original.arrays.keys()
+    assert all(np.array_equal(case.arrays[key], original.arrays[key]) for key in case.arrays)
+    assert all(np.array_equal(a.W, b.W) for a, b in zip(case.network, original.network) if hasattr(a, "W"))
+
+
+def test_a_tampered_state_dict_is_refused(small_kit, tmp_path):
+    from lrpref.conformance.clients import network_parameters
+
+    kit = tmp_path / "kit"
+    shutil.copytree(small_kit, kit)
+    manifest = C.read_manifest(kit)
+    assert set(network_parameters(kit, manifest, "cnn")) == {"0.weight", "0.bias", "3.weight", "3.bias", "7.weight",
+                                                             "7.bias"}
+    arrays, document = read_archive(kit / "networks" / "cnn.state_dict.npz")
+    write_archive(kit / "networks" / "cnn.state_dict.npz", dict(arrays, **{"0.bias": arrays["0.bias"] + 1}), document)
+    with pytest.raises(FileFormatError, match="cnn.state_dict.npz: the state_dict of network 'cnn' does not match"):
+        network_parameters(kit, manifest, "cnn")
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 10) | st.floats(allow_nan=True) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_the_manifest_structure_is_fuzzed(small_kit, tmp_path_factory, data):
+    """A manifest edited on purpose (and re-signed) with any JSON value in any field of a case or network is either
+    still a valid kit or a ConformanceError / FileFormatError — never a KeyError, TypeError or AttributeError."""
+    kit = tmp_path_factory.mktemp("json-fuzz") / "kit"
+    shutil.copytree(small_kit, kit)
+    document = json.loads((kit / "manifest.json").read_text())
+    where = data.draw(st.sampled_from(["case", "network", "top"]))
+    if where == "case":
+        target = document["cases"][0]
+    elif where == "network":
+        target = document["networks"][document["cases"][0]["network"]]
+    else:
+        target = document
+    for _ in range(data.draw(st.integers(0, 3))):  # down into rules, methods, graphs, labels ...
+        inner = [key for key, value in (target.items() if isinstance(target, dict) else enumerate(target))
+                 if isinstance(value, (dict, list)) and value]
+        if not inner:
+            break
+        target = target[data.draw(st.sampled_from(inner))]
+    key = data.draw(st.sampled_from(sorted(target) if isinstance(target, dict) else range(len(target))))
+    target[key] = data.draw(JSON)
+    text = json.dumps(document)
+    jsonschema = require("jsonschema")  # the built-in validator gives jsonschema's verdict
+    assert (validate(json.loads(text)) is None) == jsonschema.Draft202012Validator(C.MANIFEST_SCHEMA).is_valid(
+        json.loads(text))
+    (kit / "manifest.json").write_text(text)
+    (kit / "manifest.sha256").write_text(hashlib.sha256(text.encode()).hexdigest())
+    try:
+        manifest = C.read_manifest(kit)
+        for entry in manifest["cases"]:
+            C.load_case(kit, entry["id"], manifest)
+    except (C.ConformanceError, FileFormatError, KeyError) as error:
+        assert not isinstance(error, KeyError) or "no case" in str(error), repr(error)
+
+
+def test_every_case_has_a_content_hash_and_a_reexport_lists_what_changed(small_kit, tmp_path):
+    manifest = C.read_manifest(small_kit)
+    assert manifest["revision"] == 2 and manifest["changelog"][0]["added"] == sorted(C.CASE_IDS)
+    assert manifest["changes"] is None
+    hashes = {entry["id"]: entry["content"] for entry in manifest["cases"]}
+    assert len(set(hashes.values())) == len(hashes) and all(re.fullmatch("[0-9a-f]{64}", h) for h in hashes.values())
+    kit = tmp_path / "kit"
+    shutil.copytree(small_kit, kit)
+    document = json.loads((kit / "manifest.json").read_text())
+    document["cases"][0]["content"] = "0" * 64  # as if this case had been different in the earlier kit
+    document["cases"].append(dict(document["cases"][1], id="lrp.retired.mlp"))
+    (kit / "manifest.json").write_text(json.dumps(document))
+    C.export(kit, cases=["lrp.epsilon.cnn", "method.deeplift.mlp", "lrp.lrp0.mlp"], peers=())
+    changes = C.read_manifest(kit)["changes"]
+    assert changes["added"] == ["lrp.lrp0.mlp"] and changes["removed"] == ["edge.max-pool-ties.split", "lrp.retired.mlp"]
+    assert changes["changed"] == [document["cases"][0]["id"]]
+    again = {entry["id"]: entry["content"] for entry in C.read_manifest(kit)["cases"]}
+    assert all(again[case_id] == content for case_id, content in hashes.items() if case_id in again)
+
+
+def test_composites_are_structured_json_that_rebuilds_the_rules(kit, manifest):
+    composites = [entry for entry in manifest["cases"] if entry["composite"] is not None]
+    assert len(composites) > 10
+    plain = [entry for entry in composites if entry["composite"]["preset"] is None]
+    assert len(plain) >= 10
+    for entry in plain:
+        case = C.load_case(kit, entry["id"], manifest)
+        rebuilt = C.composite_from_json(entry["composite"]).rules_for(case.network)
+        assert [C.rule_to_json(rule) for rule in rebuilt] == entry["rules"], entry["id"]
+    presets = {entry["composite"]["preset"] for entry in composites} - {None}
+    assert presets == {"EpsilonGammaBox", "EpsilonPlus", "EpsilonPlusFlat", "EpsilonAlpha2Beta1", "EpsilonAlpha2Beta1Flat",
+                       "Montavon2019"}
+    with pytest.raises(ValueError, match="is the preset 'Montavon2019'"):
+        C.composite_from_json(next(e for e in composites if e["composite"]["preset"] == "Montavon2019")["composite"])
+    custom = next(entry for entry in composites if entry["id"] == "composite.custom.cnn")["composite"]
+    assert custom["first"]["name"] == "ZBox" and custom["types"]["MaxPool2d"]["params"] == {"ties": "split", "epsilon": 0.0}
+    assert next(e for e in composites if e["id"] == "preset.epsilon-plus.cnn")["composite"]["preset"] == "EpsilonPlus"
+
+
+def test_the_documented_explain_call_reproduces_every_case(kit, manifest):
+    for entry in manifest["cases"][::7]:
+        case = C.load_case(kit, entry["id"], manifest)
+        found = C.levels(lr.explain(case.network, case.input, **case.explain_kwargs()))
+        assert all(np.array_equal(found[k], case.expected[k]) for k in case.expected), entry["id"]
+        assert all(np.array_equal(C.levels(case.explain())[k], case.expected[k]) for k in case.expected)
 
 
 # --------------------------------------------------------------------------- independent recomputation (numpy only)

@@ -27,7 +27,7 @@ import numpy as np
 from .. import methods as M
 from .. import rules as R
 
-__all__ = ["rule_to_json", "rule_from_json", "composite_to_json", "method_to_json", "RULE_CLASSES"]
+__all__ = ["rule_to_json", "rule_from_json", "composite_to_json", "composite_from_json", "method_to_json", "RULE_CLASSES"]
 
 RULE_CLASSES = {cls.__name__: cls for cls in (R.LRP0, R.Epsilon, R.Gamma, R.AlphaBeta, R.ZPlus, R.ZBox, R.WSquare,
                                                R.Flat, R.Pass, R.WinnerTakesAll, R.Proportional)}
@@ -120,17 +120,22 @@ def rule_from_json(record: dict):
 
 
 def _zennit(name, *args, eps=0.0) -> str:
-    """A zennit call with the rule's stabiliser (zennit's own default is 1e-6)."""
-    text = f"{name}({', '.join([*args, f'stabilizer={eps:g}'])})"
-    return text + (" (zennit's default stabilizer is 1e-6)" if eps == 0 else "")
+    """A zennit call with the rule's stabiliser (not zennit's default 1e-6)."""
+    stabiliser = "stabilizer=safe_divide" if eps == 0 else f"stabilizer={eps:g}"
+    text = f"{name}({', '.join([*args, stabiliser])})"
+    return text + (" (safe_divide: a stabilizer callable mapping z = 0 to ∞; a float 0 gives NaN)" if eps == 0 else "")
 
 
 def _peers(rule) -> dict:
-    """Closest rule of each peer library (peers.md §1.1–1.4, §2.1); absent where a peer has none."""
+    """Hand-derived notes: the closest rule of each peer library (peers.md §1.1–1.4, §2.1), and how it differs.
+
+    The case's ``peers`` labels are the generated ones (made by running zennit and captum on the case);
+    these notes say what to call, and are the only labels for iNNvestigate and the LRP toolbox.
+    """
     eps = rule.stabiliser.epsilon if isinstance(rule, R.LinearRule) else 0.0
     if isinstance(rule, R.LRP0):
-        return {"zennit": "Epsilon(epsilon=0) (a zero denominator gives inf/NaN, here 0)",
-                "captum": "EpsilonRule(epsilon=0) (a zero denominator gives inf/NaN, here 0)",
+        return {"zennit": _zennit("Epsilon", eps=0.0).replace("stabilizer=", "epsilon="),
+                "captum": "EpsilonRule(epsilon=1e-300) (captum has no safe division; 0 gives NaN)",
                 "innvestigate": "ZRule() (adds 1e-7 to exact-zero denominators)",
                 "lrp_toolbox": "'simple' (adds 1e-16·sgn0(z))"}
     if isinstance(rule, R.Epsilon):
@@ -142,14 +147,18 @@ def _peers(rule) -> dict:
             return {"lxt": f"z + {s.epsilon:g}{note} (sign-blind stabiliser)"}
         if s.scale == "rms":
             return {"zennit": f"Epsilon(epsilon=Stabilizer(epsilon={s.epsilon:g}, norm_scale=True))"}
+        if not rule.bias:
+            return {"zennit": f"Epsilon(epsilon={s.epsilon:g}, zero_params='bias')"}
         return {"zennit": f"Epsilon(epsilon={s.epsilon:g})", "captum": f"EpsilonRule(epsilon={s.epsilon:g})",
                 "innvestigate": f"EpsilonRule(epsilon={s.epsilon:g})", "lrp_toolbox": f"'epsilon', {s.epsilon:g}"}
     if isinstance(rule, R.Gamma):
         gamma = f"gamma={rule.gamma:g}"
-        no_bias = () if rule.bias else ("zero_params='bias'",)
+        no_bias = () if rule.bias is not False else ("zero_params='bias'",)
         if rule.mode == "generalised":
             return {"zennit": _zennit("Gamma", gamma, *no_bias, eps=eps)}
-        zennit = _zennit("Gamma", gamma, *no_bias, eps=eps) + " (the same for a >= 0 where z > 0)"
+        if rule.bias == "plain":
+            return {"captum": f"GammaRule({gamma})"}
+        zennit = _zennit("Gamma", gamma, *no_bias, eps=eps) + " (zennit's γ is the generalised one: the same where z > 0)"
         if not rule.bias:
             return {"captum": f"GammaRule({gamma}, set_bias_to_zero=True)", "zennit": zennit}
         return {"captum": f"GammaRule({gamma}) (differs: captum keeps the bias b, here b + γb⁺)", "zennit": zennit}
@@ -159,19 +168,23 @@ def _peers(rule) -> dict:
         toolbox = f"'alphabeta', {rule.alpha:g} (β = 1 − α, added)"
         if modern_beta < 0:
             return {"lrp_toolbox": toolbox}
+        if rule.bias == "full":
+            return {"innvestigate": f"AlphaBetaRule({a}, {b}) (iNNvestigate 2.1's own convention, its issue #273)"}
         if rule.bias == "ignore":
             return {"zennit": _zennit("AlphaBeta", a, b, "zero_params='bias'", eps=eps),
                     "innvestigate": f"AlphaBetaIgnoreBiasRule({a}, {b})"}
         return {"zennit": _zennit("AlphaBeta", a, b, eps=eps), "lrp_toolbox": toolbox,
                 "innvestigate": f"AlphaBetaRule({a}, {b}) (differs: the full bias b in both denominators)"}
     if isinstance(rule, R.ZPlus):
+        if rule.bias == "plain":
+            return {"captum": "Alpha1_Beta0_Rule()"}
         if rule.mode == "dtd":
-            return {"innvestigate": "ZPlusFastRule()"}
+            return {"innvestigate": "ZPlusFastRule()", "captum": "Alpha1_Beta0_Rule(set_bias_to_zero=True)"}
         if rule.bias:
             return {"zennit": _zennit("ZPlus", eps=eps), "lrp_toolbox": "'alphabeta', 1"}
         return {"zennit": _zennit("ZPlus", "zero_params='bias'", eps=eps), "innvestigate": "ZPlusRule()"}
     if isinstance(rule, R.ZBox):
-        return {"zennit": _zennit("ZBox", "low", "high", eps=eps),
+        return {"zennit": _zennit("ZBox", "low[None]", "high[None]", eps=eps) + " (bound arrays with a batch axis)",
                 "innvestigate": "BoundedRule(low, high) (scalar bounds only)"}
     if isinstance(rule, R.WSquare):
         if rule.bias:
@@ -187,8 +200,9 @@ def _peers(rule) -> dict:
     if isinstance(rule, R.WinnerTakesAll):
         if rule.ties == "split":
             return {"lrp_toolbox": "MaxPool lrp (ties split equally)", "clrp": "official CLRP code"}
-        return {"zennit": "no rule (the gradient)", "captum": "EpsilonRule() on MaxPool2d (≈, by the gradient)",
-                "innvestigate": "the gradient"}
+        eps_text = f"{rule.epsilon:g}" if rule.epsilon else "1e-300"
+        return {"zennit": "no rule (the gradient)" if not rule.epsilon else "no rule (zennit's max-pool is the gradient)",
+                "captum": f"EpsilonRule(epsilon={eps_text}) on MaxPool2d", "innvestigate": "the gradient"}
     return {"pytorch_relevance_propagation": "kaifishr/PyTorchRelevancePropagation mode='avg'"}
 
 
@@ -199,15 +213,56 @@ _ZENNIT_PRESETS = ("EpsilonGammaBox", "EpsilonPlusFlat", "EpsilonPlus", "Epsilon
 
 
 def composite_to_json(composite) -> dict:
-    """``name`` (the lrpref description) and the peers' name of a preset; the per-layer rules are in the case."""
+    """The composite as structured JSON: ``name`` (its description), ``preset`` (for a preset of
+    :mod:`lrpref.presets`, which places its rules by its own logic: its name, e.g. ``"EpsilonGammaBox"``; else null),
+    the rule records of ``default`` / ``first`` / ``middle`` / ``last`` (null when unset), ``types`` (layer type name:
+    record), ``layers`` (layer index: record), ``first_types`` (the layer types ``first`` may pick) and ``peers``.
+    :func:`composite_from_json` rebuilds a plain composite; a case's per-layer ``rules`` are what either resolves to."""
+    from ..composites import Composite
+
     name = composite.describe()
     peers = {}
-    preset = next((p for p in _ZENNIT_PRESETS if name.startswith(p + "(")), None)
-    if preset:
+    preset = None if type(composite) is Composite else name.split("(")[0]
+    if preset in _ZENNIT_PRESETS:
         peers["zennit"] = f"zennit.composites.{preset} (stabiliser 1e-6 everywhere, as lrpref's preset)"
-    elif name.startswith("Montavon2019("):
+    elif preset == "Montavon2019":
         peers["tutorial"] = "Montavon et al. 2019 / the LRP tutorial (zᴮ, γ, ε·RMS(z), LRP-0)"
-    return {"name": name, "peers": peers}
+
+    def record(rule):
+        return None if rule is None else rule_to_json(rule)
+
+    return {"name": name, "preset": preset, "default": record(composite.default), "first": record(composite.first),
+            "middle": record(composite.middle), "last": record(composite.last),
+            "types": {kind.__name__: rule_to_json(rule) for kind, rule in composite.types.items()},
+            "layers": {str(k): rule_to_json(rule) for k, rule in composite.layers.items()},
+            "first_types": [kind.__name__ for kind in composite.first_types], "peers": peers}
+
+
+def composite_from_json(record: dict):
+    """The :class:`~lrpref.Composite` a structured composite record describes (a preset: rebuild it from
+    :mod:`lrpref.presets` by its name, or use the case's per-layer rules)."""
+    from .. import layers as L
+    from ..composites import Composite
+
+    if record.get("preset"):
+        raise ValueError(f"composite record {record.get('name')!r} is the preset {record['preset']!r} of lrpref.presets, "
+                         f"which places its rules by its own logic; use the case's per-layer rules")
+
+    def layer_type(name):
+        kind = getattr(L, name, None)
+        if not isinstance(kind, type) or not issubclass(kind, L.Layer):
+            raise ValueError(f"composite record: {name!r} is not an lrpref layer type")
+        return kind
+
+    def rule(value):
+        return None if value is None else rule_from_json(value)
+
+    return Composite(rule(record.get("default")), first=rule(record.get("first")), middle=rule(record.get("middle")),
+                     last=rule(record.get("last")),
+                     types={layer_type(name): rule_from_json(value) for name, value in record.get("types", {}).items()},
+                     layers={int(k): rule_from_json(value) for k, value in record.get("layers", {}).items()},
+                     first_types=tuple(layer_type(name) for name in record.get("first_types", ("Dense", "Conv2d"))),
+                     name=record.get("name"))
 
 
 # --------------------------------------------------------------------------- methods

@@ -9,6 +9,7 @@ that describes each case completely. Everything is read back with ``allow_pickle
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zipfile
@@ -17,17 +18,20 @@ from pathlib import Path
 import numpy as np
 
 from .. import methods, serialize
+from .._integrity import FileFormatError, array_digest, read_archive, write_archive
 from ..composites import Composite
 from ..explain import explain
 from ..paths import quadrature
-from .catalogue import CASES, NETWORKS, build_network, explicit_top, inputs
+from .catalogue import CASES, CHANGELOG, NETWORKS, REVISION, build_network, explicit_top, inputs
 from .describe import composite_to_json, method_to_json, rule_from_json, rule_to_json
+from .graph import graph, onnx_model, state_dict
+from .schema import FORMAT, MANIFEST_SCHEMA, VERSION, validate
 
 __all__ = ["FORMAT", "VERSION", "DEFAULT_TOLERANCE", "MANIFEST_SCHEMA", "ConformanceError", "Case", "export",
            "read_manifest", "load_case", "case_arrays", "levels", "read_npz"]
 
-FORMAT = "lrpref-conformance"
-VERSION = 1
+CASE_FORMAT = "lrpref-conformance-case"
+MANIFEST_DIGEST = "manifest.sha256"
 DEFAULT_TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
 COMPARISON = ("a level passes when |candidate - expected| <= atol + rtol * max|expected| for every entry, the maximum "
               "taken over the entries of the same sample at that level")
@@ -95,6 +99,24 @@ def _explain_spec(spec, net, x, target):
     return explain(net, x, **kwargs)
 
 
+def _export_network(directory, name, net, in_shape) -> dict:
+    """Write the network three ways (lrpref file, PyTorch state_dict, ONNX) and return its manifest entry."""
+    description = NETWORKS[name][1]
+    files = {"file": f"networks/{name}.npz", "state_dict": f"networks/{name}.state_dict.npz",
+             "onnx": f"networks/{name}.onnx"}
+    serialize.save(net, directory / files["file"], meta={"name": name, "description": description})
+    nodes = graph(net, in_shape)
+    write_archive(directory / files["state_dict"], state_dict(net),
+                  {"format": "lrpref-conformance-state-dict", "network": name})
+    try:
+        (directory / files["onnx"]).write_bytes(onnx_model(nodes, state_dict(net), name).SerializeToString())
+    except ImportError:  # onnx is an optional extra; without it the kit has no ONNX files
+        files["onnx"] = None
+    digests = {key: _file_digest(directory / relative) for key, relative in files.items() if relative is not None}
+    return {**files, "sha256": digests, "description": description, "input_shape": list(in_shape),
+            "output_shape": list(net.shapes(in_shape)[-1]), "layers": [layer.describe() for layer in net], "graph": nodes}
+
+
 def _export_case(spec, net, directory) -> dict:
     x = inputs(spec.network, spec.inputs)
     output = net(x)
@@ -118,27 +140,63 @@ def _export_case(spec, net, directory) -> dict:
     method = method_to_json(spec.method, steps=spec.steps, riemann=spec.riemann, options=spec.options,
                             reference="reference" in arrays, quadrature=path_used, noise="smoothgrad.noise" in arrays,
                             explicit_top=spec.target == "relevance")
-    np.savez_compressed(directory / "cases" / f"{spec.id}.npz", **arrays)
+    write_archive(directory / "cases" / f"{spec.id}.npz", arrays, {"format": CASE_FORMAT, "case": spec.id})
     return {"id": spec.id, "file": f"cases/{spec.id}.npz", "network": spec.network, "description": spec.description,
             "covers": _covers(spec, net, rules, composite, path_used), "batch": len(x), "target": spec.target,
             "method": method, "rules": rules, "composite": composite, "levels": sorted(found),
-            "tolerance": dict(DEFAULT_TOLERANCE)}
+            "tolerance": dict(DEFAULT_TOLERANCE), "sha256": {key: array_digest(value) for key, value in arrays.items()}}
 
 
-def _prepare(directory: Path) -> None:
-    """Create the folders; refuse a non-empty folder that is not a kit; clear the case files of an old kit."""
+def _content_hash(entry: dict, nodes: dict, parameters: dict) -> str:
+    """SHA-256 of what a case is: its manifest entry (without labels and hashes), its arrays, its network's graph and
+    parameters (their values, not the bytes of the files, which depend on the zip and ONNX writers)."""
+    core = {key: value for key, value in entry.items() if key not in ("peers", "sha256", "content")}
+    document = {"entry": core, "arrays": entry["sha256"], "graph": nodes,
+                "parameters": {key: array_digest(value) for key, value in parameters.items()}}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def verify_file(path: Path, digest: str, what: str) -> None:
+    """Refuse a kit file whose SHA-256 is not the manifest's (a :class:`FileFormatError` naming file and entry)."""
+    if not Path(path).is_file():
+        raise ConformanceError(f"{what} {path}: no such file")
+    if _file_digest(Path(path)) != digest:
+        raise FileFormatError(f"{path}: {what} does not match the manifest's SHA-256 (the file was changed or damaged)")
+
+
+def _changes(old: dict | None, entries: list) -> dict | None:
+    """What changed since the kit that was in the folder: case ids added, removed, and changed in content."""
+    if old is None:
+        return None
+    before = {case.get("id"): case.get("content") for case in old.get("cases", []) if isinstance(case, dict)}
+    after = {entry["id"]: entry["content"] for entry in entries}
+    return {"since": old.get("generator"), "revision": old.get("revision"),
+            "added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after)),
+            "changed": sorted(k for k in set(after) & set(before) if before[k] != after[k])}
+
+
+def _prepare(directory: Path) -> dict | None:
+    """Create the folders; refuse a non-empty folder that is not a kit; clear the case files of an old kit
+    and return its manifest (for the record of what changed)."""
+    old = None
     if directory.exists() and any(directory.iterdir()):
         manifest = directory / "manifest.json"
         try:
-            is_kit = json.loads(manifest.read_text(encoding="utf-8")).get("format") == FORMAT
+            old = json.loads(manifest.read_text(encoding="utf-8"))
+            is_kit = old.get("format") == FORMAT
         except (OSError, ValueError, AttributeError):
             is_kit = False
         if not is_kit:
             raise ConformanceError(f"{directory} is not empty and holds no conformance kit; export into an empty folder")
-        for old in [*directory.glob("cases/*.npz"), *directory.glob("networks/*.npz")]:
-            old.unlink()
+        for old_file in [*directory.glob("cases/*.npz"), *directory.glob("networks/*.npz"), *directory.glob("networks/*.onnx")]:
+            old_file.unlink()
     for sub in ("cases", "networks"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
+    return old
 
 
 def _selected(cases):
@@ -151,36 +209,54 @@ def _selected(cases):
     return [spec for spec in CASES if spec.id in wanted]
 
 
-def export(directory, cases=None) -> Path:
+def export(directory, cases=None, peers="auto") -> Path:
     """Write the conformance kit to ``directory`` and return the path of its ``manifest.json``.
 
-    ``cases``: case ids to export (default all). The folder must be empty, new, or an earlier
-    kit (whose files are replaced). The same lrpref version on the same platform writes the
+    ``cases``: case ids to export (default all). ``peers``: the peers whose labels are generated by
+    running them on every case (:mod:`lrpref.conformance.labels`): ``"auto"`` (zennit and captum when
+    they and torch are installed), a tuple of names, or ``()`` for none. The folder must be empty,
+    new, or an earlier kit (whose files are replaced; the manifest's ``changes`` then lists the case
+    ids added, removed and changed since). The same lrpref version on the same platform writes the
     same bytes.
     """
     from .. import __version__
+    from .labels import GENERATED, generate
 
     directory = Path(directory)
     specs = _selected(cases)
-    _prepare(directory)
+    old = _prepare(directory)
     networks, manifest_networks = {}, {}
     for name in sorted({spec.network for spec in specs}):
         net = networks[name] = build_network(name)
         in_shape = inputs(name, next(spec.inputs for spec in specs if spec.network == name)).shape[1:]
-        serialize.save(net, directory / "networks" / f"{name}.npz", meta={"name": name, "description": NETWORKS[name][1]})
-        manifest_networks[name] = {"file": f"networks/{name}.npz", "description": NETWORKS[name][1],
-                                   "input_shape": list(in_shape), "output_shape": list(net.shapes(in_shape)[-1]),
-                                   "layers": [layer.describe() for layer in net]}
+        manifest_networks[name] = _export_network(directory, name, net, in_shape)
     entries = [_export_case(spec, networks[spec.network], directory) for spec in specs]
-    manifest = {"format": FORMAT, "version": VERSION, "generator": f"lrpref {__version__}", "dtype": "float64",
+    for entry in entries:
+        entry["content"] = _content_hash(entry, manifest_networks[entry["network"]]["graph"],
+                                         state_dict(networks[entry["network"]]))
+    manifest = {"format": FORMAT, "version": VERSION, "generator": f"lrpref {__version__}", "revision": REVISION,
+                "changelog": CHANGELOG, "changes": _changes(old, entries), "dtype": "float64",
                 "tolerance": dict(DEFAULT_TOLERANCE), "comparison": COMPARISON, "networks": manifest_networks,
                 "cases": entries}
+    if peers == "auto":
+        peers = tuple(peer for peer in GENERATED if _installed(peer))
+    labels = generate(directory, manifest, peers)
+    for entry in entries:
+        entry["peers"] = labels[entry["id"]]
     _write_json(directory / "manifest.schema.json", MANIFEST_SCHEMA)
-    return _write_json(directory / "manifest.json", manifest)
+    path = _write_json(directory / "manifest.json", manifest)
+    (directory / MANIFEST_DIGEST).write_text(_file_digest(path) + "\n", encoding="utf-8")
+    return path
+
+
+def _installed(package: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(package) is not None and find_spec("torch") is not None
 
 
 def _write_json(path: Path, document) -> Path:
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 
@@ -210,12 +286,14 @@ def _require(condition, where, message):
         raise ConformanceError(f"{where}: {message}")
 
 
-def _check_tolerance(tolerance, where):
+def check_tolerance(tolerance, where):
+    """Refuse a tolerance that is not ``{"rtol": r, "atol": a}`` with finite numbers ``>= 0`` (NaN and inf included)."""
     _require(isinstance(tolerance, dict) and set(tolerance) == {"rtol", "atol"}, where,
              f"tolerance must be {{\"rtol\": number, \"atol\": number}}, got {tolerance!r}")
     for key, value in tolerance.items():
-        _require(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0, where,
-                 f"tolerance {key} must be a number >= 0, got {value!r}")
+        _require(isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
+                 and np.isfinite(value) and value >= 0, where,
+                 f"tolerance {key} must be a finite number >= 0, got {value!r}")
 
 
 def _inside(directory, relative, where) -> Path:
@@ -224,7 +302,7 @@ def _inside(directory, relative, where) -> Path:
     return directory / relative
 
 
-def _check_case(entry, position, networks, seen, where):
+def _check_case(entry, position, networks, seen, where, directory):
     _require(isinstance(entry, dict), where, f"case {position} is a {type(entry).__name__}, not an object")
     case_id = entry.get("id")
     _require(isinstance(case_id, str) and CASE_ID.match(case_id), where,
@@ -236,7 +314,9 @@ def _check_case(entry, position, networks, seen, where):
                 "tolerance")
     missing = [key for key in required if key not in entry]
     _require(not missing, where, f"missing field(s) {missing}")
-    _require(entry["network"] in networks, where, f"network {entry['network']!r} is not in the manifest's networks")
+    _require(isinstance(entry["network"], str) and entry["network"] in networks, where,
+             f"network {entry['network']!r} is not in the manifest's networks")
+    _inside(directory, entry["file"], where)
     depth = len(networks[entry["network"]]["layers"])
     _require(entry["target"] in ("class", "relevance"), where, f"target must be 'class' or 'relevance', got {entry['target']!r}")
     found = entry["levels"]
@@ -247,7 +327,7 @@ def _check_case(entry, position, networks, seen, where):
     _require(isinstance(method, dict) and method.get("name") in methods.METHODS, where,
              f"method must be an object whose name is one of {methods.METHODS}")
     _require(entry["rules"] is None or isinstance(entry["rules"], list), where, "rules must be null or a list (one per layer)")
-    _check_tolerance(entry["tolerance"], where)
+    check_tolerance(entry["tolerance"], where)
 
 
 def read_manifest(directory) -> dict:
@@ -255,7 +335,8 @@ def read_manifest(directory) -> dict:
     directory = Path(directory)
     path = directory / "manifest.json"
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        document = json.loads(text)
     except FileNotFoundError:
         raise ConformanceError(f"{directory}: no manifest.json; is this a conformance kit (lrpref conformance export)?") from None
     except (OSError, ValueError) as error:
@@ -264,8 +345,15 @@ def read_manifest(directory) -> dict:
     _require(isinstance(document, dict), where, "the manifest must be a JSON object")
     _require(document.get("format") == FORMAT, where, f"format is {document.get('format')!r}, expected {FORMAT!r}")
     _require(document.get("version") == VERSION, where,
-             f"version {document.get('version')!r} is not supported (this lrpref reads version {VERSION})")
-    _check_tolerance(document.get("tolerance"), where)
+             f"version {document.get('version')!r} is not supported (this lrpref reads version {VERSION}; "
+             f"export the kit again)")
+    digest_file = directory / MANIFEST_DIGEST
+    if not digest_file.is_file():
+        raise FileFormatError(f"{digest_file}: missing; the kit's manifest.json cannot be verified")
+    if hashlib.sha256(text.encode("utf-8")).hexdigest().encode() != digest_file.read_bytes().strip():
+        raise FileFormatError(f"{path}: does not match its SHA-256 in {MANIFEST_DIGEST} (the manifest was changed or "
+                              f"damaged; a maintainer who edits it on purpose writes the new SHA-256 there)")
+    check_tolerance(document.get("tolerance"), where)
     networks = document.get("networks")
     _require(isinstance(networks, dict) and all(isinstance(n, dict) and isinstance(n.get("file"), str)
                                                 and isinstance(n.get("layers"), list) for n in networks.values()),
@@ -274,7 +362,12 @@ def read_manifest(directory) -> dict:
     _require(isinstance(cases, list) and cases, where, "cases must be a non-empty list")
     seen = set()
     for position, entry in enumerate(cases):
-        _check_case(entry, position, networks, seen, where)
+        _check_case(entry, position, networks, seen, where, directory)
+    problem = validate(document)
+    _require(problem is None, where, f"does not follow the manifest schema (manifest.schema.json): {problem}")
+    for name, network in networks.items():
+        for key in ("file", "state_dict") + (("onnx",) if network["onnx"] else ()):
+            _inside(directory, network[key], f"{where}: network {name!r}")
     return document
 
 
@@ -310,6 +403,8 @@ class Case:
         return None if records is None else [rule_from_json(record) for record in records]
 
     def explain_kwargs(self) -> dict:
+        """The arguments of :func:`lrpref.explain` that reproduce the case, ``target`` included:
+        ``lr.explain(case.network, case.input, **case.explain_kwargs())``."""
         method = self.entry["method"]
         kwargs = {"target": self.target, "method": method["name"], **method["options"]}
         if self.rules is not None:
@@ -322,6 +417,10 @@ class Case:
             kwargs["riemann"] = method["riemann"]
         return kwargs
 
+    def explain(self, **overrides):
+        """:func:`lrpref.explain` on the case, with ``overrides`` replacing its arguments (e.g. ``rule=[...]``)."""
+        return explain(self.network, self.input, **{**self.explain_kwargs(), **overrides})
+
     def __repr__(self):
         return f"<conformance Case {self.id}: {self.entry['description']}>"
 
@@ -333,98 +432,37 @@ def load_case(directory, case_id: str, manifest: dict | None = None) -> Case:
     entry = next((case for case in manifest["cases"] if case["id"] == case_id), None)
     if entry is None:
         raise KeyError(f"no case {case_id!r} in {directory}")
-    where = f"{directory / 'manifest.json'}: case {case_id!r}"
-    network_file = _inside(directory, manifest["networks"][entry["network"]]["file"], where)
+    return Case(entry, load_network(directory, manifest, entry), case_arrays(directory, entry))
+
+
+def load_network(directory, manifest: dict, entry: dict):
+    """The lrpref network of a case, from the kit's network file (its SHA-256 checked against the manifest)."""
+    directory = Path(directory)
+    where = f"{directory / 'manifest.json'}: case {entry['id']!r}"
+    network = manifest["networks"][entry["network"]]
+    network_file = _inside(directory, network["file"], where)
+    verify_file(network_file, network["sha256"]["file"], f"network {entry['network']!r}")
     try:
-        network, _ = serialize.load(network_file)
+        net, _ = serialize.load(network_file)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConformanceError(f"network file {network_file}: {error}") from None
-    return Case(entry, network, case_arrays(directory, entry))
+    return net
 
 
 def case_arrays(directory, entry: dict) -> dict:
     """The arrays of a case file, checked for ``input``, ``target`` and every expected level."""
     directory = Path(directory)
     path = _inside(directory, entry["file"], f"{directory / 'manifest.json'}: case {entry['id']!r}")
-    arrays = read_npz(path, f"case {entry['id']!r}:")
+    if not path.is_file():
+        raise ConformanceError(f"case {entry['id']!r}: {path}: no such file")
+    arrays, document = read_archive(path, "conformance kit case file")
+    if document.get("case") != entry["id"] or document.get("format") != CASE_FORMAT:
+        raise FileFormatError(f"{path}: holds case {document.get('case')!r}, not {entry['id']!r}")
+    for key, digest in entry.get("sha256", {}).items():
+        if key in arrays and array_digest(arrays[key]) != digest:
+            raise FileFormatError(f"{path}: the entry {key!r} does not match the manifest's SHA-256 (the file was "
+                                  f"replaced or damaged)")
     needed = ["input", "target"] + [f"relevance.{k}" for k in entry["levels"]]
     missing = [key for key in needed if key not in arrays]
     _require(not missing, str(path), f"missing array(s) {missing}")
     return arrays
-
-
-# --------------------------------------------------------------------------- the manifest schema (JSON Schema 2020-12)
-
-
-def _object(required, properties, **extra):
-    return {"type": "object", "required": list(required), "properties": properties, **extra}
-
-
-_NUMBER_OR_ARRAY = {"anyOf": [{"type": "number"}, {"type": "array"}]}
-_MODIFIER = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "gamma_up", "gamma_down", "square", "ones"]},
-                               "gamma": {"type": "number", "minimum": 0}}, additionalProperties=False)
-_INPUT = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "ones", "constant"]},
-                            "value": _NUMBER_OR_ARRAY}, additionalProperties=False)
-_TOLERANCE = _object(["rtol", "atol"], {"rtol": {"type": "number", "minimum": 0}, "atol": {"type": "number", "minimum": 0}},
-                     additionalProperties=False)
-_SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 1}}
-
-MANIFEST_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "lrpref conformance kit manifest, version 1",
-    "$defs": {
-        "tolerance": _TOLERANCE,
-        "modifier": _MODIFIER,
-        "input": _INPUT,
-        "group": _object(["coefficient", "where", "terms", "bias"], {
-            "coefficient": {"type": "number"},
-            "where": {"enum": [None, "positive", "negative"]},
-            "terms": {"type": "array", "minItems": 1, "items": _object(["input", "weight"], {
-                "input": {"$ref": "#/$defs/input"}, "weight": {"$ref": "#/$defs/modifier"}})},
-            "bias": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/modifier"}]}}),
-        "rule": _object(["name", "kind", "lrpref", "params", "peers"], {
-            "name": {"enum": ["LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass",
-                              "WinnerTakesAll", "Proportional"]},
-            "kind": {"enum": ["linear", "pass", "max-pool-winner", "max-pool-proportional"]},
-            "lrpref": {"type": "string"},
-            "params": {"type": "object"},
-            "groups": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/group"}},
-            "stabiliser": _object(["epsilon", "sign", "scale"], {
-                "epsilon": {"type": "number", "minimum": 0}, "sign": {"enum": ["signed", "unsigned", "zeros"]},
-                "scale": {"enum": ["fixed", "rms"]}}),
-            "formula": {"type": "string"},
-            "peers": {"type": "object", "additionalProperties": {"type": "string"}}},
-            allOf=[{"if": {"properties": {"kind": {"const": "linear"}}},
-                    "then": {"required": ["groups", "stabiliser", "formula"]}}]),
-        "method": _object(["name", "spec", "top", "propagation", "steps", "riemann", "options", "reference", "quadrature",
-                           "noise"], {
-            "name": {"type": "string"}, "spec": {"type": "string"}, "top": {"type": "string"},
-            "propagation": {"type": "string"}, "steps": {"type": ["integer", "null"], "minimum": 1},
-            "riemann": {"enum": [None, "right", "left", "midpoint", "trapezoid", "gauss-legendre"]},
-            "options": {"type": "object"}, "reference": {"enum": [None, "reference"]},
-            "quadrature": {"anyOf": [{"type": "null"}, {"const": ["quadrature.t", "quadrature.w"]}]},
-            "noise": {"enum": [None, "smoothgrad.noise"]}}),
-        "network": _object(["file", "description", "input_shape", "output_shape", "layers"], {
-            "file": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.npz$"},
-            "description": {"type": "string"}, "input_shape": _SHAPE, "output_shape": _SHAPE,
-            "layers": {"type": "array", "items": {"type": "string"}}}),
-        "case": _object(["id", "file", "network", "description", "covers", "batch", "target", "method", "rules",
-                         "composite", "levels", "tolerance"], {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]*$"},
-            "file": {"type": "string", "pattern": "^cases/[a-z0-9][a-z0-9.-]*\\.npz$"},
-            "network": {"type": "string"}, "description": {"type": "string"},
-            "covers": {"type": "array", "items": {"type": "string"}},
-            "batch": {"type": "integer", "minimum": 1}, "target": {"enum": ["class", "relevance"]},
-            "method": {"$ref": "#/$defs/method"},
-            "rules": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/$defs/rule"}}]},
-            "composite": {"anyOf": [{"type": "null"}, _object(["name", "peers"], {
-                "name": {"type": "string"}, "peers": {"type": "object", "additionalProperties": {"type": "string"}}})]},
-            "levels": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}, "contains": {"const": 0}},
-            "tolerance": {"$ref": "#/$defs/tolerance"}}),
-    },
-    **_object(["format", "version", "generator", "dtype", "tolerance", "comparison", "networks", "cases"], {
-        "format": {"const": FORMAT}, "version": {"const": VERSION}, "generator": {"type": "string"},
-        "dtype": {"const": "float64"}, "tolerance": {"$ref": "#/$defs/tolerance"}, "comparison": {"type": "string"},
-        "networks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/network"}},
-        "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/case"}}}),
-}

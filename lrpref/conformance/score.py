@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .kit import ConformanceError, case_arrays, read_manifest, read_npz
+from .diagnose import diagnose as diagnose_case
+from .kit import ConformanceError, case_arrays, check_tolerance, load_case, read_manifest, read_npz
+from .labels import known_differences
 
 __all__ = ["check", "Report", "CaseResult", "LevelScore"]
 
@@ -48,6 +50,7 @@ class CaseResult:
     levels: list = field(default_factory=list)
     message: str = ""
     layers: tuple = ()  # the network's layer descriptions, to name where a case diverges
+    diagnosis: object = None  # a conformance.diagnose.Diagnosis for a failing case
 
     @property
     def max_abs_error(self) -> float:
@@ -89,7 +92,10 @@ class CaseResult:
             text += f"; layer {k} ({self.layers[k]}) is the first to disagree: R(Y^{k + 1}) matches, R(Y^{k}) does not"
         else:
             text += f"; the highest failing level given is {k} (give more levels to locate the layer)"
-        return text + (f" [{self.message}]" if self.message else "")
+        text += f" [{self.message}]" if self.message else ""
+        if self.diagnosis is not None:
+            text += "\n" + "\n".join("    " + line for line in str(self.diagnosis).splitlines())
+        return text
 
 
 class Report:
@@ -219,13 +225,16 @@ def _read_results(results, known: set) -> dict:
 
 
 def check(directory, results, *, rtol: float | None = None, atol: float | None = None,
-          allow_missing: bool = False) -> Report:
+          allow_missing: bool = False, diagnose: bool = True) -> Report:
     """Score the relevance in ``results`` against the kit in ``directory`` (see the module docstring).
 
     ``rtol`` / ``atol`` replace every case's tolerance (e.g. ``rtol=1e-4`` for a float32
     implementation). ``allow_missing``: cases without results do not make the report fail.
-    Raises :class:`ConformanceError` for a malformed kit or results file.
+    ``diagnose``: give every failing case a :class:`~lrpref.conformance.diagnose.Diagnosis` (the rule
+    and formula where it starts, the known variant the results match). Raises :class:`ConformanceError`
+    for a malformed kit or results file, or a tolerance that is negative, NaN or infinite.
     """
+    check_tolerance({"rtol": 0.0 if rtol is None else rtol, "atol": 0.0 if atol is None else atol}, "check")
     directory = Path(directory)
     manifest = read_manifest(directory)
     found = _read_results(results, {entry["id"] for entry in manifest["cases"]})
@@ -237,7 +246,13 @@ def check(directory, results, *, rtol: float | None = None, atol: float | None =
         case_rtol = tolerance["rtol"] if rtol is None else rtol
         case_atol = tolerance["atol"] if atol is None else atol
         layers = tuple(manifest["networks"][entry["network"]]["layers"])
-        scored.append(_score_case(entry, expected, found.get(entry["id"]), layers, case_rtol, case_atol))
+        result = _score_case(entry, expected, found.get(entry["id"]), layers, case_rtol, case_atol)
+        if diagnose and result.status == "fail":
+            candidate = {int(key.split(".")[1]): value for key, value in found[entry["id"]].items()}
+            case = load_case(directory, entry["id"], manifest)
+            result.diagnosis = diagnose_case(case, candidate, max(case_rtol, 1e-9))
+            result.diagnosis.known = known_differences(result.diagnosis, case)
+        scored.append(result)
     default = manifest["tolerance"]
     if rtol is None and atol is None:
         tolerance = f"per case from the manifest (default rtol {default['rtol']:g}, atol {default['atol']:g}); {manifest['comparison']}"

@@ -214,7 +214,7 @@ def conformance(args) -> int:
     from . import conformance as kit
 
     if args.action == "export":
-        manifest = kit.export(args.directory, cases=args.cases)
+        manifest = kit.export(args.directory, cases=args.cases, peers=() if args.no_peers else "auto")
         count = len(kit.read_manifest(args.directory)["cases"])
         print(f"wrote {count} conformance case{'s' if count != 1 else ''} to {args.directory} ({manifest.name}, manifest.schema.json, "
               f"networks/, cases/)")
@@ -299,6 +299,8 @@ def _parser() -> argparse.ArgumentParser:
     actions = kit_parser.add_subparsers(dest="action", required=True)
     export_parser = actions.add_parser("export", help="write the kit (manifest.json, networks/, cases/) to DIR")
     export_parser.add_argument("directory", metavar="DIR")
+    export_parser.add_argument("--no-peers", action="store_true",
+                               help="do not run zennit/captum to label the cases (faster; their labels then say they were not run)")
     export_parser.add_argument("--case", dest="cases", action="append", metavar="ID",
                                help="export only this case (repeatable; default: all)")
     check_parser = actions.add_parser("check", help="score RESULTS against the kit in DIR; exit 1 if a case fails")

@@ -15,9 +15,9 @@ import numpy as np
 from .. import layers as L
 from .. import presets
 from ..composites import Composite
-from ..network import Sequential
-from ..rules import (LRP0, AlphaBeta, Epsilon, Flat, Gamma, Pass, Proportional, WinnerTakesAll, WSquare, ZBox,
-                     ZPlus)
+from ..network import Graph, Input, Sequential
+from ..rules import (LRP0, AlphaBeta, Epsilon, Flat, Gamma, Pass, Proportional, SumSplit, WinnerTakesAll, WSquare,
+                     ZBox, ZPlus)
 
 __all__ = ["NETWORKS", "CaseSpec", "CASES", "REVISION", "CHANGELOG", "build_network", "inputs"]
 
@@ -78,7 +78,36 @@ def _pool_ties():
             L.Dense([[1.0, -0.5, 0.25, 2.0], [-1.0, 0.5, 1.0, -0.25]], [0.5, -0.25])]
 
 
-# name: (layers, description)
+def _residual_mlp():
+    inp = Input()
+    h = L.ReLU()(L.Dense(_normal(161, (6, 6), 0.6), _normal(162, 6, 0.2))(inp))
+    h = L.Dense(_normal(163, (6, 6), 0.6), _normal(164, 6, 0.2))(h)
+    h = L.ReLU()(L.Add()(h, inp))
+    return Graph(inp, L.Dense(_normal(165, (3, 6), 0.6), _normal(166, 3, 0.2))(h))
+
+
+def _residual_cnn():
+    inp = Input()
+    stem = L.ReLU()(L.Conv2d(_normal(171, (3, 2, 3, 3), 0.5), _normal(172, 3, 0.1), padding=1)(inp))
+    h = L.ReLU()(L.Conv2d(_normal(173, (3, 3, 3, 3), 0.4), _normal(174, 3, 0.1), padding=1)(stem))
+    h = L.Conv2d(_normal(175, (3, 3, 3, 3), 0.4), _normal(176, 3, 0.1), padding=1)(h)
+    block = L.ReLU()(L.Add()(h, stem))
+    h = L.Conv2d(_normal(177, (4, 3, 3, 3), 0.4), _normal(178, 4, 0.1), padding=1)(block)
+    skip = L.Conv2d(_normal(179, (4, 3, 1, 1), 0.6), None)(block)
+    h = L.AvgPool2d(2)(L.ReLU()(L.Add()(h, skip)))
+    return Graph(inp, L.Dense(_normal(180, (3, 36), 0.4), _normal(181, 3, 0.1))(L.Flatten()(h)))
+
+
+def _dense_cnn():
+    inp = Input()
+    a = L.ReLU()(L.Conv2d(_normal(191, (2, 2, 3, 3), 0.5), _normal(192, 2, 0.1), padding=1)(inp))
+    b = L.ReLU()(L.Conv2d(_normal(193, (2, 2, 3, 3), 0.5), _normal(194, 2, 0.1), padding=1)(a))
+    c = L.ReLU()(L.Conv2d(_normal(195, (2, 4, 3, 3), 0.4), _normal(196, 2, 0.1), padding=1)(L.Concat(1)(a, b)))
+    h = L.MaxPool2d(2)(L.Concat(1)(a, b, c))
+    return Graph(inp, L.Dense(_normal(197, (3, 54), 0.3), _normal(198, 3, 0.1))(L.Flatten()(h)))
+
+
+# name: (layers or a graph, description)
 NETWORKS = {
     "mlp": (_mlp, "Dense-ReLU MLP 6-5-4-3 with biases"),
     "mlp-smooth": (_mlp_smooth, "MLP 4-5-4-3 with Tanh and Sigmoid"),
@@ -87,14 +116,21 @@ NETWORKS = {
                                   "MaxPool2d with padding, AvgPool2d without padded taps, AdaptiveAvgPool2d, Sigmoid, "
                                   "Tanh, Dropout, Identity on 3×9×8"),
     "conv-top": (_conv_top, "a network ending in a convolution (output 2×2×2; explained from an explicit top)"),
-    "dense-edge": (_dense_edge, "one hand-made Dense layer with exact zero denominators (spec §12.7)"),
+    "dense-edge": (_dense_edge, "one hand-made Dense layer with exact zero denominators (math.md §12.7)"),
     "dead-relu": (_dead_relu, "hand-made Dense-ReLU-Dense with dead ReLUs, a kink at z = 0 and a zero bias on top"),
     "pool-ties": (_pool_ties, "overlapping padded MaxPool2d then MaxPool2d then Dense, for exact max-pool ties"),
+    "residual-mlp": (_residual_mlp, "a graph: Dense-ReLU-Dense plus the input (a residual sum), ReLU, Dense, on 6 features"),
+    "residual-cnn": (_residual_cnn, "a graph: a conv stem, a residual block, a block with a 1×1 projection on the skip "
+                                    "path, AvgPool2d, Dense, on 2×6×6"),
+    "dense-cnn": (_dense_cnn, "a graph: a DenseNet-style block (each conv reads the concatenation of all earlier maps), "
+                              "MaxPool2d, Dense, on 2×6×6"),
 }
 
 
-def build_network(name: str) -> Sequential:
-    return Sequential(NETWORKS[name][0]())
+def build_network(name: str) -> Graph:
+    """The network of a name: a Sequential, or a Graph for the graph networks."""
+    made = NETWORKS[name][0]()
+    return made if isinstance(made, Graph) else Sequential(made)
 
 
 _PINNED = {
@@ -102,9 +138,10 @@ _PINNED = {
     "dead-relu": np.array([[0.0, 0.0], [1.0, 0.5], [2.0, -1.0], [1.0, 2.0]]),
 }
 _TIES = np.array([[1, 3, 3, 0], [2, 3, 1, 1], [0, 0, 2, 2], [0, 0, 2, 2]], dtype=np.float64)
-_SHAPES = {"mlp": (3, 6), "mlp-smooth": (3, 4), "cnn": (2, 2, 8, 8), "cnn-options": (2, 3, 9, 8), "conv-top": (2, 1, 7, 7)}
+_SHAPES = {"mlp": (3, 6), "mlp-smooth": (3, 4), "cnn": (2, 2, 8, 8), "cnn-options": (2, 3, 9, 8), "conv-top": (2, 1, 7, 7),
+           "residual-mlp": (3, 6), "residual-cnn": (2, 2, 6, 6), "dense-cnn": (2, 2, 6, 6)}
 _SEEDS = {"mlp": 1001, "mlp-smooth": 1002, "cnn": 1003, "cnn-options": 1004, "conv-top": 1005, "dead-relu": 1006,
-          "pool-ties": 1007}
+          "pool-ties": 1007, "residual-mlp": 1008, "residual-cnn": 1009, "dense-cnn": 1010}
 
 
 def inputs(network: str, kind: str) -> np.ndarray:
@@ -157,29 +194,29 @@ class CaseSpec:
 def _rule_cases():
     """One rule applied to every affine layer (LRP with the built-in Pass / winner-takes-all elsewhere)."""
     mlp = [
-        ("lrp0", LRP0(), "signed", "LRP-0 (spec §3.1)"),
-        ("epsilon", Epsilon(0.25), "signed", "LRP-ε, signed stabiliser (spec §3.2)"),
+        ("lrp0", LRP0(), "signed", "LRP-0 (math.md §3.1)"),
+        ("epsilon", Epsilon(0.25), "signed", "LRP-ε, signed stabiliser (math.md §3.2)"),
         ("epsilon-unsigned", Epsilon(0.25, sign="unsigned"), "signed", "LRP-ε with z + ε (Montavon 2019)"),
         ("epsilon-rms", Epsilon(0.1, scale="rms"), "signed", "LRP-ε with ε·RMS(z) per sample (the tutorial's '0.1 std')"),
         ("epsilon-unsigned-rms", Epsilon(0.25, sign="unsigned", scale="rms"), "signed", "LRP-ε unsigned, ε·RMS(z)"),
-        ("gamma", Gamma(0.25), "non-negative", "LRP-γ classic, γ on weights and bias (spec §3.3)"),
+        ("gamma", Gamma(0.25), "non-negative", "LRP-γ classic, γ on weights and bias (math.md §3.3)"),
         ("gamma-no-bias", Gamma(0.5, bias=False), "non-negative", "LRP-γ classic without the bias"),
         ("gamma-generalised", Gamma(0.25, mode="generalised"), "signed", "zennit's generalised γ on signed inputs"),
         ("gamma-generalised-stabilised", Gamma(0.25, mode="generalised", epsilon=1e-3), "signed",
          "generalised γ with a stabiliser 1e-3"),
-        ("alpha2-beta1", AlphaBeta(2, 1), "signed", "LRP-αβ, α2β1, b± in the denominators (spec §3.4)"),
+        ("alpha2-beta1", AlphaBeta(2, 1), "signed", "LRP-αβ, α2β1, b± in the denominators (math.md §3.4)"),
         ("alpha1-beta0", AlphaBeta(1, 0), "signed", "LRP-α1β0"),
         ("alpha2-beta1-ignore-bias", AlphaBeta(2, 1, bias="ignore"), "signed", "LRP-α2β1 without the bias"),
         ("alphabeta-toolbox", AlphaBeta(2, -1, convention="toolbox"), "signed", "α2β1 written as the LRP toolbox's α=2, β=−1"),
         ("alphabeta-toolbox-half", AlphaBeta(0.5, 0.5, convention="toolbox"), "signed",
          "the toolbox's α + β = 1 with β > 0 (the β-term added)"),
         ("alpha3-beta2-stabilised", AlphaBeta(3, 2, epsilon=1e-3), "signed", "α3β2 with a stabiliser 1e-3"),
-        ("zplus", ZPlus(), "non-negative", "z⁺ (DTD), bias ignored (spec §3.5)"),
+        ("zplus", ZPlus(), "non-negative", "z⁺ (DTD), bias ignored (math.md §3.5)"),
         ("zplus-products", ZPlus("products", bias=True), "signed", "zennit's z⁺ on sign-split products with b⁺"),
         ("zplus-products-no-bias", ZPlus("products"), "signed", "z⁺ on sign-split products, no bias"),
-        ("wsquare", WSquare(), "signed", "w² (spec §3.7)"),
+        ("wsquare", WSquare(), "signed", "w² (math.md §3.7)"),
         ("wsquare-bias", WSquare(bias=True), "signed", "w² with b² in the denominator (zennit)"),
-        ("flat", Flat(), "signed", "flat (spec §3.7)"),
+        ("flat", Flat(), "signed", "flat (math.md §3.7)"),
         # the peers' variants (peers.md; lrpref.presets reproduces them)
         ("epsilon-no-bias", Epsilon(0.25, bias=False), "signed", "LRP-ε without the bias in z (zennit zero_params='bias')"),
         ("epsilon-zeros", Epsilon(1e-7, sign="zeros"), "signed", "ε added to exact zeros only (iNNvestigate's safe division)"),
@@ -208,7 +245,7 @@ def _rule_cases():
                        f"{rule.describe()} on every affine layer: strided/dilated Conv2d, BatchNorm, padded pooling", rule)
               for name, rule in options]
     cases += [
-        CaseSpec("lrp.zbox.mlp", "mlp", "box", "zᴮ(−1, 1) on the first layer, LRP-ε(0.1) above (spec §3.6)",
+        CaseSpec("lrp.zbox.mlp", "mlp", "box", "zᴮ(−1, 1) on the first layer, LRP-ε(0.1) above (math.md §3.6)",
                  Composite(layers={0: ZBox(-1, 1)}, default=Epsilon(0.1))),
         CaseSpec("lrp.zbox-per-channel.cnn", "cnn", "box", "zᴮ with per-channel bounds (2, 1, 1) on the first Conv2d",
                  Composite(layers={0: ZBox(np.array([-1.5, -1.0]).reshape(2, 1, 1), np.array([1.0, 1.25]).reshape(2, 1, 1))},
@@ -234,7 +271,7 @@ def _edge_cases():
     zero = ("edge:zero-denominator",)
     dense = [
         ("lrp0", LRP0(), "LRP-0: zero denominators drop their relevance (safe division)", zero),
-        ("epsilon", Epsilon(0.25), "LRP-ε at z = 0: huge cancelling messages (spec §12.7)", zero),
+        ("epsilon", Epsilon(0.25), "LRP-ε at z = 0: huge cancelling messages (math.md §12.7)", zero),
         ("epsilon-unsigned", Epsilon(0.25, sign="unsigned"), "unsigned ε at z = −ε: the signed form is used there", zero),
         ("epsilon-zeros", Epsilon(0.25, sign="zeros"), "ε only where z = 0 exactly (iNNvestigate)", zero),
         ("gamma-generalised", Gamma(0.25, mode="generalised"), "generalised γ drops outputs with z = 0", zero),
@@ -290,6 +327,36 @@ def _composite_cases():
         CaseSpec("preset.montavon2019.cnn", "cnn", "box", "Montavon 2019: zᴮ, LRP-0 on the top block",
                  presets.Montavon2019(-1, 1, gamma=0.1)),
     ]
+
+
+def _graph_cases():
+    """Residual sums and concatenations: every sum split, rules and presets, and the methods through branch points."""
+    sums = {"proportional": SumSplit(), "equal": SumSplit("equal"), "absolute": SumSplit("absolute", 1e-9),
+            "lrp0": LRP0()}
+    cases = [CaseSpec(f"graph.sum-{name}.residual-mlp", "residual-mlp", "signed",
+                      f"LRP-ε(0.1) on the weights, {rule.describe()} on the residual sum", 
+                      Composite(default=Epsilon(0.1), types={L.Add: rule})) for name, rule in sums.items()]
+    cases += [
+        CaseSpec("graph.epsilon.residual-cnn", "residual-cnn", "signed", "LRP-ε(0.1), sums split in proportion (ε 1e-6)",
+                 Epsilon(0.1)),
+        CaseSpec("graph.alpha2-beta1.residual-cnn", "residual-cnn", "signed", "α2β1 on the convolutions, proportional sums",
+                 AlphaBeta(2, 1)),
+        CaseSpec("graph.sum-equal.residual-cnn", "residual-cnn", "signed", "LRP-ε(0.1), the sums split equally",
+                 Composite(default=Epsilon(0.1), types={L.Add: SumSplit("equal")})),
+        CaseSpec("preset.epsilon-plus-flat.residual-cnn", "residual-cnn", "signed", "zennit's EpsilonPlusFlat on a ResNet",
+                 presets.EpsilonPlusFlat()),
+        CaseSpec("preset.epsilon-gamma-box.residual-cnn", "residual-cnn", "box", "zennit's EpsilonGammaBox on a ResNet",
+                 presets.EpsilonGammaBox(-1, 1)),
+        CaseSpec("graph.epsilon.dense-cnn", "dense-cnn", "signed", "LRP-ε(0.1); each concatenation passes slices down",
+                 Epsilon(0.1)),
+        CaseSpec("preset.epsilon-alpha2-beta1.dense-cnn", "dense-cnn", "signed", "zennit's EpsilonAlpha2Beta1 on a "
+                 "DenseNet-style block", presets.EpsilonAlpha2Beta1()),
+    ]
+    for network in ("residual-mlp", "residual-cnn", "dense-cnn"):
+        cases += [CaseSpec(f"method.{name}.{network}", network, "signed", f"{name} through the branch points", method=name,
+                           steps=steps) for name, steps in (("deeplift", None), ("lid-ig", 10), ("ig", 10),
+                                                            ("gradient-x-input", None))]
+    return cases
 
 
 def _method_cases():
@@ -350,15 +417,20 @@ def _method_cases():
     return cases
 
 
-CASES = _rule_cases() + _edge_cases() + _composite_cases() + _method_cases()
+_CHAINS = _rule_cases() + _edge_cases() + _composite_cases() + _method_cases()
+_GRAPHS = _graph_cases()
+CASES = _CHAINS + _GRAPHS
 
 # The kit's revisions: which case ids were added, removed, renamed (old -> new) or changed in content. A
 # maintainer's pinned expected failures are keyed by case id; a rename is followed through this list.
-REVISION = 2
+REVISION = 3
 CHANGELOG = [
-    {"revision": 1, "note": "the first kit", "added": sorted(spec.id for spec in CASES), "removed": [], "renamed": {},
+    {"revision": 1, "note": "the first kit", "added": sorted(spec.id for spec in _CHAINS), "removed": [], "renamed": {},
      "changed": []},
     {"revision": 2, "note": "no case added, removed or renamed, no expected relevance changed; every case gains "
                             "generated peer labels and a content hash, every network a node graph, a PyTorch "
                             "state_dict and an ONNX file", "added": [], "removed": [], "renamed": {}, "changed": []},
+    {"revision": 3, "note": "graph networks: residual sums (Add, every SumSplit) and concatenations (Concat); a level "
+                            "is the relevance of a tensor, the sum of what its consumers sent",
+     "added": sorted(spec.id for spec in _GRAPHS), "removed": [], "renamed": {}, "changed": []},
 ]

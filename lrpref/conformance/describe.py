@@ -2,7 +2,7 @@
 
 A **rule record** names the rule (``name``: the lrpref class, ``params``: its constructor
 arguments, ``lrpref``: the constructor call) and, for rules of affine layers, spells out the
-generic form of spec ``neural.md`` §3.0 so that it can be implemented without lrpref:
+generic form of math.md §3.0 so that it can be implemented without lrpref:
 
 * ``groups`` — each with a ``coefficient`` ``c_g``, a selector ``where`` (``null``: every
   output; ``"positive"`` / ``"negative"``: outputs whose *unmodified* output ``z_j`` is > 0 / < 0),
@@ -15,7 +15,7 @@ generic form of spec ``neural.md`` §3.0 so that it can be implemented without l
 With ``D_g = sum_t rho_t(W) x_t + beta_g(b)``, ``s_g = c_g R / S_g`` (0 where ``S_g = 0`` or the
 selector excludes the output) and ``R_in = sum_g sum_t x_t ⊙ rho_t(W)^T s_g``. ``peers`` gives
 the closest rule of zennit 1.0, captum 0.9, iNNvestigate 2.1 and the LRP toolbox (python),
-with the difference when there is one (``/work/shared/spec/peers.md`` §1, §2).
+with the difference when there is one (``/work/shared/spec/math.md §P1, §P2).
 
 :func:`rule_from_json` rebuilds the lrpref rule from a record.
 """
@@ -30,7 +30,7 @@ from .. import rules as R
 __all__ = ["rule_to_json", "rule_from_json", "composite_to_json", "composite_from_json", "method_to_json", "RULE_CLASSES"]
 
 RULE_CLASSES = {cls.__name__: cls for cls in (R.LRP0, R.Epsilon, R.Gamma, R.AlphaBeta, R.ZPlus, R.ZBox, R.WSquare,
-                                               R.Flat, R.Pass, R.WinnerTakesAll, R.Proportional)}
+                                               R.Flat, R.SumSplit, R.Pass, R.WinnerTakesAll, R.Proportional)}
 
 
 def _plain(value):
@@ -56,6 +56,8 @@ def _params(rule) -> dict:
         return {"bias": rule.bias, "epsilon": eps}
     if isinstance(rule, R.Flat):
         return {"epsilon": eps}
+    if isinstance(rule, R.SumSplit):
+        return {"mode": rule.mode, "epsilon": rule.epsilon}
     if isinstance(rule, R.WinnerTakesAll):
         return {"ties": rule.ties, "epsilon": rule.epsilon}
     if isinstance(rule, R.Proportional):
@@ -127,7 +129,7 @@ def _zennit(name, *args, eps=0.0) -> str:
 
 
 def _peers(rule) -> dict:
-    """Hand-derived notes: the closest rule of each peer library (peers.md §1.1–1.4, §2.1), and how it differs.
+    """Hand-derived notes: the closest rule of each peer library (math.md §P1.1–1.4, §P2.1), and how it differs.
 
     The case's ``peers`` labels are the generated ones (made by running zennit and captum on the case);
     these notes say what to call, and are the only labels for iNNvestigate and the LRP toolbox.
@@ -194,6 +196,12 @@ def _peers(rule) -> dict:
     if isinstance(rule, R.Flat):
         return {"zennit": _zennit("Flat", eps=eps), "innvestigate": "FlatRule()",
                 "lrp_toolbox": "'flat' (fan-in; the same without padding)"}
+    if isinstance(rule, R.SumSplit):
+        if rule.mode == "proportional":
+            return {"zennit": f"Norm() on zennit.layer.Sum (ResNetCanonizer's residual sum; its stabilizer 1e-6, "
+                              f"here {rule.epsilon:g})",
+                    "captum": "no rule: the + of a residual connection is the gradient (both summands get R)"}
+        return {}
     if isinstance(rule, R.Pass):
         return {"zennit": "Pass()", "captum": "IdentityRule() / activation pass-through",
                 "innvestigate": "activation pass-through", "lrp_toolbox": "Rect/Tanh pass-through"}
@@ -277,7 +285,7 @@ _LINEARIZATION = {
     "rescale": "DeepLIFT Rescale: D^l = diag(ΔY^l/ΔY^(l-1)) for element-wise layers (the derivative at the reference "
                "where |ΔY^(l-1)| < 1e-7), W for affine layers, the first arg-max at the input for max-pooling",
     "path": "D^l = sum_k w_k Jacobian(Ŷ^(l-1) + t_k ΔY^(l-1)) on each layer's own straight path; W for affine layers",
-    "revealcancel": "DeepLIFT RevealCancel for every (affine, element-wise) pair, Rescale elsewhere (spec §4 (b3))",
+    "revealcancel": "DeepLIFT RevealCancel for every (affine, element-wise) pair, Rescale elsewhere (math.md §4 (b3))",
 }
 # the factor of R(Y^l) = g^(l+1) ⊙ factor: at a level l, and at the output
 _FACTOR = {
@@ -328,7 +336,7 @@ def method_to_json(name, *, steps, riemann, options, reference: bool, quadrature
                    explicit_top: bool = False) -> dict:
     """The record of a method: formulas, spec section and parameters; arrays it needs are named by their npz key."""
     top, propagation = _method_text(name, options, explicit_top)
-    return {"name": name, "spec": f"neural.md {_SPEC[name]}" if _SPEC[name].startswith("§") else _SPEC[name],
+    return {"name": name, "spec": f"docs/math.md {_SPEC[name]}" if _SPEC[name].startswith("§") else _SPEC[name],
             "top": top, "propagation": propagation, "steps": steps, "riemann": riemann if quadrature else None,
             "options": dict(options), "reference": "reference" if reference else None,
             "quadrature": ["quadrature.t", "quadrature.w"] if quadrature else None,

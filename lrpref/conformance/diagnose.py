@@ -26,6 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..paths import Quadrature
 from .describe import rule_from_json
 from .kit import levels as levels_of
 
@@ -374,7 +375,8 @@ def captum_quadrature(steps: int, riemann: str):
     w = np.full(n, 1 / n)
     if riemann == "trapezoid":
         w[[0, -1]] /= 2
-    return _linspace32(*bounds[riemann], n).astype(np.float64), w.astype(np.float32).astype(np.float64)
+    return Quadrature(_linspace32(*bounds[riemann], n).astype(np.float64), w.astype(np.float32).astype(np.float64),
+                      check_sum=False)
 
 
 def _method_variants(case, candidate, rtol) -> list:
@@ -386,8 +388,9 @@ def _method_variants(case, candidate, rtol) -> list:
         captum = captum_quadrature(method["steps"], method["riemann"])
         if captum is not None:
             trials.append(("captum-quadrature", "captum's Riemann points (float32 torch.linspace) and step sizes "
-                           "(float32 1/n; the trapezoid's sum to (n − 1)/n)", {"riemann": captum, "steps": len(captum[0])}))
-        rounded = (t.astype(np.float32).astype(np.float64), w.astype(np.float32).astype(np.float64))
+                           "(float32 1/n; the trapezoid's sum to (n − 1)/n)", {"riemann": captum, "steps": len(captum.points)}))
+        rounded = Quadrature(t.astype(np.float32).astype(np.float64), w.astype(np.float32).astype(np.float64),
+                             check_sum=False)
         trials.append(("float32-quadrature", "the quadrature points and weights rounded to float32",
                        {"riemann": rounded, "steps": len(t)}))
     if method["name"] == "deeplift":

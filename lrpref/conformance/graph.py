@@ -4,9 +4,11 @@ The manifest describes every network as ``{"input": "input", "output": NAME, "no
 a node is ``{"name": str, "op": T, "inputs": [names], "params": {param: [shape]}, "settings": {...}}``
 and its parameters are the state_dict entries ``"{name}.{param}"`` (PyTorch's names:
 ``weight``, ``bias``, ``running_mean``, ``running_var``). A chain is the special case where node
-``k`` reads node ``k - 1`` (node 0 reads ``"input"``); level ``k`` of a case is the relevance of
-node ``k``'s input. Graph networks (a residual ``Add``, a ``Concat``) will be nodes with two
-inputs; the schema already allows it, the builders below accept chains only for now.
+``k`` reads node ``k - 1`` (node 0 reads ``"input"``). Nodes are named by their position
+(``"0"``, ``"1"``, …) and listed in a topological order; level ``k`` of a case is the relevance of
+tensor ``k`` — the network input (``k = 0``) or the output of node ``k - 1`` — which in a chain is
+node ``k``'s input. A graph network's residual ``Add`` and ``Concat`` nodes read two or more
+tensors; a tensor read by several nodes has the sum of what they sent as its relevance.
 
 :func:`torch_module` builds the network in PyTorch from the description and a state_dict (float64,
 eval mode; ``Flatten`` is ``torch.flatten(x, 1)`` in ``forward``, not a module, because captum's
@@ -22,7 +24,7 @@ import numpy as np
 
 from .. import layers as L
 
-__all__ = ["graph", "state_dict", "torch_module", "onnx_model", "OPS"]
+__all__ = ["graph", "is_chain", "state_dict", "torch_module", "onnx_model", "OPS"]
 
 # lrpref layer -> (op, [(state_dict param, lrpref attribute)], [(setting, lrpref attribute)])
 OPS = {
@@ -40,6 +42,7 @@ OPS = {
     L.Dropout: ("Dropout", [], [("p", "p")]),
     L.ReLU: ("ReLU", [], []), L.Tanh: ("Tanh", [], []), L.Sigmoid: ("Sigmoid", [], []),
     L.Identity: ("Identity", [], []), L.Flatten: ("Flatten", [], []),
+    L.Add: ("Add", [], []), L.Concat: ("Concat", [], [("axis", "axis")]),
 }
 
 
@@ -54,18 +57,31 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def _tensor(t) -> str:
+    """The description's name of tensor ``t``: ``"input"`` or the node that makes it."""
+    return "input" if t == 0 else str(t - 1)
+
+
 def graph(net, input_shape) -> dict:
-    """The node description of an lrpref chain (see the module docstring), with every node's input and output shape."""
+    """The node description of an lrpref network (see the module docstring), with every node's input shape (one per
+    input for a node with several) and output shape."""
     shapes = net.shapes(tuple(input_shape))
     nodes = []
-    for k, layer in enumerate(net):
+    for k, (node, layer) in enumerate(zip(net.nodes, net)):
         op, params, settings = _op(layer)
-        nodes.append({"name": str(k), "op": op, "inputs": ["input" if k == 0 else str(k - 1)],
+        in_shapes = [list(shapes[t]) for t in node.inputs]
+        nodes.append({"name": str(k), "op": op, "inputs": [_tensor(t) for t in node.inputs],
                       "params": {param: list(np.shape(getattr(layer, attr))) for param, attr in params
                                  if getattr(layer, attr) is not None},
                       "settings": {key: _plain(getattr(layer, attr)) for key, attr in settings},
-                      "input_shape": list(shapes[k]), "output_shape": list(shapes[k + 1])})
+                      "input_shape": in_shapes[0] if len(in_shapes) == 1 else in_shapes,
+                      "output_shape": list(shapes[k + 1])})
     return {"input": "input", "output": str(len(net) - 1), "nodes": nodes}
+
+
+def is_chain(description) -> bool:
+    """Every node reads the one before (node 0 the input)."""
+    return all(node["inputs"] == [_tensor(k)] for k, node in enumerate(description["nodes"]))
 
 
 def state_dict(net) -> dict[str, np.ndarray]:
@@ -77,15 +93,6 @@ def state_dict(net) -> dict[str, np.ndarray]:
             if value is not None:
                 found[f"{k}.{param}"] = np.asarray(value, dtype=np.float64)
     return found
-
-
-def _chain_order(description) -> list:
-    previous = description["input"]
-    for node in description["nodes"]:
-        if node["inputs"] != [previous]:
-            raise NotImplementedError(f"node {node['name']!r} reads {node['inputs']}: only chains are built so far")
-        previous = node["name"]
-    return description["nodes"]
 
 
 def _torch_layer(nn, node):
@@ -109,23 +116,36 @@ def _torch_layer(nn, node):
         return nn.LeakyReLU(s["negative_slope"])
     if op == "Dropout":
         return nn.Dropout(s["p"])
-    if op == "Flatten":
-        return None
+    if op in ("Flatten", "Add", "Concat"):
+        return None  # functions of the inputs in forward (torch.flatten, +, torch.cat)
     return getattr(nn, op)()
 
 
 def torch_module(description: dict, parameters: dict):
     """The network as a float64 ``torch.nn.Module`` in eval mode, loaded from ``parameters`` (a state_dict of arrays).
 
-    ``module(x)`` is the output; ``module.levels`` after a forward pass lists every node's input tensor
-    (level ``k`` = the input of node ``k``) and finally the output, so that hooks can read the relevance
-    (the gradient) there.
+    ``module(x)`` is the output; ``module.levels`` after a forward pass lists every tensor (level ``k`` =
+    the input for ``k = 0``, else the output of node ``k - 1``; in a chain, the input of node ``k``) and
+    finally the output, so that hooks can read the relevance (the gradient) there.
     """
     import torch
 
-    nodes = _chain_order(description)
+    nodes = description["nodes"]
+    index = {description["input"]: 0, **{node["name"]: k + 1 for k, node in enumerate(nodes)}}
 
-    class Chain(torch.nn.Module):
+    def apply(node, layer, inputs):
+        if node["op"] == "Flatten":
+            return torch.flatten(inputs[0], 1)
+        if node["op"] == "Add":
+            total = inputs[0]
+            for other in inputs[1:]:
+                total = total + other
+            return total
+        if node["op"] == "Concat":
+            return torch.cat(inputs, dim=node["settings"]["axis"])
+        return layer(inputs[0])
+
+    class Network(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.ops = []
@@ -138,12 +158,12 @@ def torch_module(description: dict, parameters: dict):
 
         def forward(self, x):
             self.levels = [x]
-            for layer in self.ops:
-                x = torch.flatten(x, 1) if layer is None else layer(x)
+            for node, layer in zip(nodes, self.ops):
+                x = apply(node, layer, [self.levels[index[name]] for name in node["inputs"]])
                 self.levels.append(x)
             return x
 
-    module = Chain().double()
+    module = Network().double()
     module.load_state_dict({key: torch.from_numpy(np.array(value, dtype=np.float64)) for key, value in parameters.items()})
     return module.eval()
 
@@ -174,9 +194,11 @@ def onnx_model(description: dict, parameters: dict, name: str = "network"):
         initializers.append(numpy_helper.from_array(np.asarray(value), key))
         return key
 
-    previous = description["input"]
-    for node in _chain_order(description):
+    names = {description["input"]: description["input"], **{node["name"]: f"y{node['name']}" for node in description["nodes"]}}
+    for node in description["nodes"]:
         op, s, out, key = node["op"], node["settings"], f"y{node['name']}", node["name"]
+        reads = [names[name] for name in node["inputs"]]
+        previous = reads[0]
 
         def param(p, key=key):
             return constant(f"{key}.{p}", np.asarray(parameters[f"{key}.{p}"], dtype=np.float64))
@@ -216,13 +238,18 @@ def onnx_model(description: dict, parameters: dict, name: str = "network"):
             nodes.append(helper.make_node("PRelu", [previous, constant(f"{key}.slope", np.array(s["negative_slope"]))], [out]))
         elif op == "Flatten":
             nodes.append(helper.make_node("Flatten", [previous], [out], axis=1))
+        elif op == "Add":
+            nodes.append(helper.make_node("Sum", reads, [out]))
+        elif op == "Concat":
+            nodes.append(helper.make_node("Concat", reads, [out], axis=s["axis"]))
         else:
             nodes.append(helper.make_node({"ReLU": "Relu", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Identity": "Identity",
                                            "Dropout": "Identity"}[op], [previous], [out]))
-        previous = out
     first, last = description["nodes"][0], description["nodes"][-1]
-    inputs = [helper.make_tensor_value_info(description["input"], TensorProto.DOUBLE, ["N", *first["input_shape"]])]
-    outputs = [helper.make_tensor_value_info(previous, TensorProto.DOUBLE, ["N", *last["output_shape"]])]
+    in_shape = first["input_shape"][first["inputs"].index(description["input"])] if len(first["inputs"]) > 1 \
+        else first["input_shape"]
+    inputs = [helper.make_tensor_value_info(description["input"], TensorProto.DOUBLE, ["N", *in_shape])]
+    outputs = [helper.make_tensor_value_info(names[last["name"]], TensorProto.DOUBLE, ["N", *last["output_shape"]])]
     model = helper.make_model(helper.make_graph(nodes, name, inputs, outputs, initializers),
                               opset_imports=[helper.make_opsetid("", 17)], producer_name="lrpref conformance kit")
     model.ir_version = 8

@@ -48,15 +48,15 @@ class ConformanceError(ValueError):
 
 
 def levels(explanation) -> dict[int, np.ndarray]:
-    """``{k: R(Y^k)}``: the relevance of every layer's input and, at ``k = L``, of the network output.
+    """``{k: R(Y^k)}``: the relevance of every tensor — the input (``k = 0``), the output of node ``k - 1``, and at
+    ``k = L`` the network output. In a chain, level ``k`` is layer ``k``'s input; in a graph a tensor read by several
+    nodes has the sum of what they sent.
 
     CLRP's map is not a layer-wise relevance: only level 0 (the contrastive map) is given.
     """
     if explanation.method == "clrp":
         return {0: explanation.relevance}
-    found = {k: layer.relevance_in for k, layer in enumerate(explanation.layers)}
-    found[len(explanation.layers)] = explanation.layers[-1].relevance_out
-    return found
+    return {k: explanation.tensor_relevance(k) for k in range(len(explanation.layers) + 1)}
 
 
 # --------------------------------------------------------------------------- export

@@ -21,7 +21,7 @@ def _object(required, properties, **extra):
 
 
 _NUMBER_OR_ARRAY = {"anyOf": [{"type": "number"}, {"type": "array"}]}
-_MODIFIER = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "gamma_up", "gamma_down", "square", "ones"]},
+_MODIFIER = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "gamma_up", "gamma_down", "square", "ones", "negated"]},
                                "gamma": {"type": "number", "minimum": 0}}, additionalProperties=False)
 _INPUT = _object(["kind"], {"kind": {"enum": ["identity", "positive", "negative", "ones", "constant"]},
                             "value": _NUMBER_OR_ARRAY}, additionalProperties=False)
@@ -46,7 +46,7 @@ MANIFEST_SCHEMA = {
                 "input": {"$ref": "#/$defs/input"}, "weight": {"$ref": "#/$defs/modifier"}})},
             "bias": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/modifier"}]}}),
         "rule": _object(["name", "kind", "lrpref", "params", "peers"], {
-            "name": {"enum": ["LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass",
+            "name": {"enum": ["LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "SumSplit", "Pass",
                               "WinnerTakesAll", "Proportional"]},
             "kind": {"enum": ["linear", "pass", "max-pool-winner", "max-pool-proportional"]},
             "lrpref": {"type": "string"},
@@ -71,7 +71,8 @@ MANIFEST_SCHEMA = {
             "name": {"type": "string"}, "op": {"type": "string"},
             "inputs": {"type": "array", "minItems": 1, "items": {"type": "string"}},
             "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}},
-            "settings": {"type": "object"}, "input_shape": _SHAPE, "output_shape": _SHAPE}),
+            "settings": {"type": "object"}, "output_shape": _SHAPE,
+            "input_shape": {"anyOf": [_SHAPE, {"type": "array", "minItems": 2, "items": _SHAPE}]}}),
         "network": _object(["file", "state_dict", "onnx", "sha256", "description", "input_shape", "output_shape", "layers",
                             "graph"], {
             "file": {"type": "string", "pattern": "^networks/[a-z0-9][a-z0-9.-]*\\.npz$"},

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._integrity import read_archive
-from ..graph import torch_module
+from ..graph import is_chain, torch_module
 from ..kit import case_arrays, read_manifest, verify_file
 
 __all__ = ["PeerRun", "Unsupported", "CaseView", "network_parameters", "run_client", "write_results", "main"]
@@ -49,6 +49,9 @@ class CaseView:
         return self.entry["method"]["name"]
 
     def module(self):
+        if not is_chain(self.description):
+            raise Unsupported("a graph network (residual sums, concatenations): the reference clients build chains; "
+                              "a peer's own residual handling (zennit's Sum and canonizers) is not wired in yet")
         return torch_module(self.description, self.parameters)
 
     def tensor(self, key: str):

@@ -52,8 +52,9 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     if not isinstance(net, Graph):
         raise TypeError(f"net must be an lrpref.Sequential or Graph, got {type(net).__name__}")
     method = methods.ALIASES.get(method, method)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; one of {METHODS} (or an alias: {sorted(methods.ALIASES)})")
+    if method not in methods.REGISTRY:
+        raise ValueError(f"unknown method {method!r}; one of {tuple(methods.REGISTRY)} (or an alias: "
+                         f"{sorted(methods.ALIASES)})")
     spec = methods.REGISTRY[method]
     if path not in ("fast", "explicit"):
         raise ValueError(f"path must be 'fast' or 'explicit', got {path!r}")

@@ -108,6 +108,15 @@ def _writable(path: str, option: str) -> Path:
     return target
 
 
+def _writable_folder(path: str, option: str) -> Path:
+    """``path`` as a folder that exists or can be made, checked before any work."""
+    out = Path(path)
+    existing = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UserError(f"{option} {path}: cannot write there ({existing} is not a writable folder)")
+    return out
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -118,11 +127,7 @@ def demo(args) -> int:
     if not MIN_COUNT <= args.count <= MAX_COUNT:
         raise UserError(f"--count must be between {MIN_COUNT} and {MAX_COUNT} (a confidence interval needs two images; "
                         f"there are {MAX_COUNT} test digits), got {args.count}")
-    out = Path(args.out)
-    existing = next((p for p in [out, *out.parents] if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise UserError(f"--out {args.out}: cannot write there ({existing} is not a writable folder)")
-    run(out, count=args.count)
+    run(_writable_folder(args.out, "--out"), count=args.count)
     return 0
 
 
@@ -179,6 +184,9 @@ def explain_command(args) -> int:
     if args.max_size < 0:
         raise UserError(f"--max-size must be 0 (no limit) or positive, got {args.max_size}")
     save = _writable(args.save, "--save") if args.save else None
+    if args.html and not args.steps:
+        raise UserError("--html writes the step-through lesson of --steps: give both")
+    html = _writable_folder(args.html, "--html") if args.html else None
     net, classes = _load_model(args.model)
     x = _input_batch(args, classes)
     x = x.astype(net.dtype) if net.dtype is not None and x.dtype.kind in "iub" else x
@@ -200,6 +208,8 @@ def explain_command(args) -> int:
     if args.steps:
         print()
         print(trace(ex, sample, args.max_size or sys.maxsize))
+        if html is not None:
+            print(f"\nlesson written to {ex.steps(sample, args.max_size or sys.maxsize, html=html)}")
     else:
         print(f"\nconservation ledger of sample {sample}" + (" (another: --sample K)" if len(x) > 1 else ""))
         print(ex.conservation.sample(sample))
@@ -293,6 +303,8 @@ def _parser() -> argparse.ArgumentParser:
                                 help="with --steps: print arrays of up to N numbers in full (larger ones as size, sum, "
                                      "min, max) and message matrices of up to N rows and columns; 0 prints everything "
                                      "(default 256: every number of the digits MLP)")
+    explain_parser.add_argument("--html", metavar="DIR", help="with --steps: also write the trace as a step-through page "
+                                "DIR/index.html (next / previous, the formulas beside the numbers)")
     explain_parser.add_argument("--sample", type=int, default=0, help="which sample's ledger (or trace) to print (0)")
     explain_parser.add_argument("--save", help="save the input relevance to this .npy file")
     kit_parser = commands.add_parser("conformance", help="write the conformance kit, or score another implementation")

@@ -178,14 +178,22 @@ class Explanation:
         return [LedgerRow(f"   fan-in at {net.tensor_name(t)} <- {senders}", received,
                           _per_sample_sum(self.tensor_relevance(t)))]
 
-    def steps(self, n: int = 0, max_size: int = 16, file=None) -> None:
-        """Print the teaching trace of sample ``n``: layer by layer, top first, every number of the
+    def steps(self, n: int = 0, max_size: int = 16, file=None, html=None):
+        """Print the teaching trace of sample ``n``: node by node, top first, every number of the
         method's steps (for LRP: ``z``, ``D``, the stabiliser, ``s``, ``c``, ``R``; the message matrix of
-        layers with at most ``max_size`` inputs and outputs; each conservation sum) — see :mod:`lrpref.trace`.
-        LRP explanations need ``keep_messages=True``."""
-        from .trace import trace
+        nodes with at most ``max_size`` inputs and outputs; each conservation sum; the fan-in at each
+        branch point) — see :mod:`lrpref.trace`. LRP explanations need ``keep_messages=True``.
 
+        ``html=DIR`` writes the same steps as a self-contained page ``DIR/index.html`` with next /
+        previous navigation and the formulas beside the numbers (:mod:`lrpref.lesson`) and returns
+        its path, instead of printing.
+        """
+        from .trace import lesson, trace
+
+        if html is not None:
+            return lesson(self, html, n, max_size)
         print(trace(self, n, max_size), file=file)
+        return None
 
     def __repr__(self):
         sums = _per_sample_sum(self.relevance)

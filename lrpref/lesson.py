@@ -49,7 +49,7 @@ table { border-collapse: collapse; margin: 0.2em 0 1em; font-size: 0.9em; font-v
 td, th { border: 1px solid #ddd; padding: 0.15em 0.45em; text-align: right; }
 th { background: #fafafa; font-weight: normal; color: #555; }
 td.sum { background: #eef4ff; }
-caption { text-align: left; font-weight: bold; padding-bottom: 0.2em; }
+caption { text-align: left; font-weight: bold; padding-bottom: 0.2em; white-space: nowrap; }
 """
 
 _SCRIPT = """

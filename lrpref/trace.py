@@ -27,7 +27,7 @@ import numpy as np
 from .propagate import contributions, input_terms
 from .rules import Surrogate, WinnerTakesAll
 
-__all__ = ["trace"]
+__all__ = ["trace", "steps", "lesson"]
 
 
 def _printed(a) -> str:
@@ -47,103 +47,164 @@ def _matrix(M) -> str:
     return _printed(M.toarray() if hasattr(M, "toarray") else M)
 
 
-def _lrp_lines(record, n, max_size):
+# A step's body is a list of items: a plain line (str), a value line ``(label, array)`` printed as
+# ``label = numbers``, a sum line ``(label, array, "sum")`` that adds ``(sum …)``, or a matrix
+# ``(label, matrix, "matrix")`` printed below its label. The text trace and the HTML lesson render
+# the same items, so the page shows exactly the trace's numbers.
+
+
+def _lrp_items(record, n):
     rule, layer = record.rule, record.layer
     linear = record.linear_rule  # the rule that made D and s (a Surrogate's rule, max-pooling's ε selection)
     inputs = [a[n:n + 1] for a in record._require_activations()[0]]  # kept by explain(..., keep_messages=True)
     edge_text = lambda e: _edge(record, e)  # noqa: E731
-    lines = [f"   rule: {linear.formula()}"]
-    lines += [f"   input a{edge_text(e):<10}= {_values(a, max_size)}" for e, a in enumerate(inputs)]
-    lines += [
-             f"   output z         = {_values(record.z[n], max_size)}" if record.z is not None else None,
-             f"   R from above     = {_values(record.relevance_out[n], max_size)}"]
+    items = [f"   rule: {linear.formula()}"]
+    items += [(f"   input a{edge_text(e):<10}=", a) for e, a in enumerate(inputs)]
+    if record.z is not None:
+        items.append(("   output z         =", record.z[n]))
+    items.append(("   R from above     =", record.relevance_out[n]))
     scales = [s[n:n + 1] for s in record.scales]
     for g, group in enumerate(linear.groups):
-        head = f"   group {g + 1} ({group})" if len(linear.groups) > 1 else "  "
         if len(linear.groups) > 1:
-            lines.append(head)
-        lines += [f"   step 1  D = Σ ρ(w)·x + β(b) = {_values(record.denominators[g][n], max_size)}",
-                  f"           S = stabilised D    = {_values(record.stabilised[g][n], max_size)}",
-                  f"           stabiliser S − D    = {_values(record.stabilised[g][n] - record.denominators[g][n], max_size)}",
-                  f"   step 2  s = c·R / S         = {_values(scales[g], max_size)}"]
+            items.append(f"   group {g + 1} ({group})")
+        items += [("   step 1  D = Σ ρ(w)·x + β(b) =", record.denominators[g][n]),
+                  ("           S = stabilised D    =", record.stabilised[g][n]),
+                  ("           stabiliser S − D    =", record.stabilised[g][n] - record.denominators[g][n]),
+                  ("   step 2  s = c·R / S         =", scales[g])]
     if isinstance(rule, WinnerTakesAll):  # ε on max-pooling: s goes to each window's winner
         a = inputs[0]
         c = layer.route(a, scales[0], rule.ties)
-        lines += [f"   step 3  c = s routed to the winners = {_values(c, max_size)}",
-                  f"           x ⊙ c                = {_values(a * c, max_size)}"]
+        items += [("   step 3  c = s routed to the winners =", c), ("           x ⊙ c                =", a * c)]
     else:  # an affine layer, or the affine stand-in of a Surrogate (e.g. max-pooling's window sum)
         affine = rule.surrogate(layer) if isinstance(rule, Surrogate) else layer
         shapes = [a.shape[1:] for a in inputs]
         for g, e, term, x, c in contributions(affine, shapes, input_terms(linear, inputs), scales):
             group = f"group {g + 1}, " if len(linear.groups) > 1 else ""
-            lines += [f"   step 3  c = ρ(W)ᵀ s  ({group}term {term}{edge_text(e)}) = {_values(c, max_size)}",
-                      f"           x ⊙ c                = {_values(x * c, max_size)}"]
-    lines += [f"   step 4  R_in{edge_text(e)} = Σ x ⊙ c      = {_values(r[n], max_size)}" for e, r in enumerate(record.relevance_edges)]
-    return lines
+            items += [(f"   step 3  c = ρ(W)ᵀ s  ({group}term {term}{edge_text(e)}) =", c),
+                      ("           x ⊙ c                =", x * c)]
+    items += [(f"   step 4  R_in{edge_text(e)} = Σ x ⊙ c      =", r[n]) for e, r in enumerate(record.relevance_edges)]
+    return items
 
 
-def _multiplier_lines(record, n, max_size):
-    lines = []
+def _multiplier_items(record, n):
+    items = []
     D = getattr(record, "linearization", None)
     if D is not None:
-        lines.append(f"   linearisation D: {D.describe()}")
+        items.append(f"   linearisation D: {D.describe()}")
         if hasattr(D, "d"):
-            lines.append(f"   diag(D)          = {_values(D.d[n], max_size)}")
+            items.append(("   diag(D)          =", D.d[n]))
     if getattr(record, "multiplier", None) is not None:
-        lines.append(f"   g (of the output) = {_values(record.multiplier[n], max_size)}")
-    lines.append(f"   R from above     = {_values(record.relevance_out[n], max_size)}")
+        items.append(("   g (of the output) =", record.multiplier[n]))
+    items.append(("   R from above     =", record.relevance_out[n]))
     if getattr(record, "factor_in", None) is not None:
-        lines.append(f"   factor of input  = {_values(record.factor_in[n], max_size)}")
-    lines += [f"   R_in{_edge(record, e)} = g_in ⊙ factor = {_values(r[n], max_size)}" for e, r in enumerate(record.relevance_edges)]
-    return lines
+        items += [(f"   factor of input{_edge(record, e)}  =", f[n]) for e, f in enumerate(record.factor_edges)] \
+            if hasattr(record, "factor_edges") else [("   factor of input  =", record.factor_in[n])]
+    items += [(f"   R_in{_edge(record, e)} = g_in ⊙ factor =", r[n]) for e, r in enumerate(record.relevance_edges)]
+    return items
 
 
 def _edge(record, e) -> str:
     return f" (input {e})" if len(record.relevance_edges) > 1 else ""
 
 
-def _fan_in_lines(ex, t, n, max_size):
+def _fan_in_step(ex, t, n):
     """At a tensor read by several nodes: what each consumer sent, and their sum (the tensor's relevance)."""
     net = ex.network
     if net is None or len(net.consumers[t]) < 2:
-        return []
-    lines = ["", f"== fan-in at {net.tensor_name(t)}: its relevance is the sum of what its {len(net.consumers[t])} "
-                 f"consumers sent"]
-    for k, e in net.consumers[t]:
-        sent = ex.layers[k].relevance_edges[e][n]
-        lines.append(f"   from {net.nodes[k].name:<12} = {_values(sent, max_size)}  (sum {sent.sum():.6g})")
-    total = ex.tensor_relevance(t)[n]
-    lines.append(f"   R({net.tensor_name(t)}) = Σ  = {_values(total, max_size)}  (sum {total.sum():.6g})")
-    return lines
+        return None
+    items = [(f"   from {net.nodes[k].name:<12} =", ex.layers[k].relevance_edges[e][n], "sum") for k, e in net.consumers[t]]
+    items.append((f"   R({net.tensor_name(t)}) = Σ  =", ex.tensor_relevance(t)[n], "sum"))
+    title = f"fan-in at {net.tensor_name(t)}: its relevance is the sum of what its {len(net.consumers[t])} consumers sent"
+    return {"title": title, "items": items, "formulas": ["R(t) = Σ over the consumers of what each sent down to t"]}
+
+
+def _node_step(record, n, max_size):
+    if getattr(record, "linear_rule", None) is not None:  # an LRP rule on an affine layer (or a pooling window sum)
+        items = _lrp_items(record, n)
+        formulas = ["z_j = Σ_i ρ(w_ji) x_i + β(b_j);  S_j = stabilised z_j", "s_j = c R_j / S_j",
+                    "c_i = Σ_j ρ(w_ji) s_j", "R_i = x_i c_i"]
+    elif getattr(record, "multiplier", None) is not None:
+        items = _multiplier_items(record, n)
+        formulas = ["g_in = g_out D", "R = g ⊙ factor", "M = diag(g_out) D diag(factor_in)"]
+    else:
+        items = [("   R from above     =", record.relevance_out[n])]
+        items += [(f"   R_in{_edge(record, e)}             =", r[n]) for e, r in enumerate(record.relevance_edges)]
+        formulas = ["R_in = R (routed unchanged)"]
+    small = max(sum(r[n].size for r in record.relevance_edges), record.relevance_out[n].size) <= max_size
+    if small and record.has_messages:
+        matrices = record.messages(n)
+        for e, M in enumerate(matrices if isinstance(matrices, tuple) else (matrices,)):
+            items.append((f"   messages M[j, i] = R(i ← j){_edge(record, e)} (rows: outputs j, columns: inputs i):",
+                          M.toarray() if hasattr(M, "toarray") else np.asarray(M), "matrix"))
+    row = record.ledger_row()
+    absorbed = " + ".join(f"{kind} {amount[n]:.6g}" for kind, amount in row.absorbed.items()) or "nothing absorbed"
+    items.append(f"   conservation: received {row.received[n]:.6g} = passed {row.passed[n]:.6g} + {absorbed}"
+                 f" + residual {row.residual[n]:.3g}")
+    return {"title": f"{record.where} · {record.rule.describe()}", "items": items, "formulas": formulas}
+
+
+def steps(ex, n: int = 0, max_size: int = 16) -> dict:
+    """The trace of sample ``n`` as data: ``{"head": [...], "steps": [...], "tail": [...]}``, each step a dict with
+    its ``title``, ``formulas`` and ``items`` (see the comment above); text and HTML render it."""
+    if not -len(ex.relevance) <= n < len(ex.relevance):
+        raise IndexError(f"sample {n} out of range for a batch of {len(ex.relevance)}")
+    n %= len(ex.relevance)
+    head = [f"{ex.description}: sample {n}" + (f", target {ex.target[n]}" if ex.target is not None else ""),
+            ("top relevance R(Y^L) =", ex.top[n], "sum")]
+    found = []
+    for record in reversed(ex.layers):
+        found += [step for step in (_fan_in_step(ex, record.index + 1, n), _node_step(record, n, max_size)) if step]
+    found += [step for step in (_fan_in_step(ex, 0, n),) if step]
+    return {"head": head, "steps": found, "tail": [("input relevance R(x) =", ex.relevance[n], "sum")]}
+
+
+def _text(item, max_size) -> str:
+    if isinstance(item, str):
+        return item
+    label, value, *kind = item
+    if kind == ["matrix"]:
+        return label + "\n   " + _matrix(value).replace("\n", "\n   ")
+    text = f"{label} {_values(value, max_size)}"
+    return text + (f"  (sum {np.asarray(value).sum():.6g})" if kind == ["sum"] else "")
 
 
 def trace(ex, n: int = 0, max_size: int = 16) -> str:
     """The trace of sample ``n`` as text (top layer first); arrays longer than ``max_size`` are summarised."""
-    if not -len(ex.relevance) <= n < len(ex.relevance):
-        raise IndexError(f"sample {n} out of range for a batch of {len(ex.relevance)}")
-    n %= len(ex.relevance)
-    lines = [f"{ex.description}: sample {n}" + (f", target {ex.target[n]}" if ex.target is not None else ""),
-             f"top relevance R(Y^L) = {_values(ex.top[n], max_size)}  (sum {ex.top[n].sum():.6g})"]
-    for record in reversed(ex.layers):
-        lines += _fan_in_lines(ex, record.index + 1, n, max_size)
-        row = record.ledger_row()
-        lines += ["", f"== {record.where} · {record.rule.describe()}"]
-        if getattr(record, "linear_rule", None) is not None:  # an LRP rule on an affine layer (or a pooling window sum)
-            lines += _lrp_lines(record, n, max_size)
-        elif getattr(record, "multiplier", None) is not None:
-            lines += _multiplier_lines(record, n, max_size)
-        else:
-            lines += [f"   R from above     = {_values(record.relevance_out[n], max_size)}"]
-            lines += [f"   R_in{_edge(record, e)}             = {_values(r[n], max_size)}" for e, r in enumerate(record.relevance_edges)]
-        small = max(sum(r[n].size for r in record.relevance_edges), record.relevance_out[n].size) <= max_size
-        if small and record.has_messages:
-            matrices = record.messages(n)
-            for e, M in enumerate(matrices if isinstance(matrices, tuple) else (matrices,)):
-                lines += [f"   messages M[j, i] = R(i ← j){_edge(record, e)} (rows: outputs j, columns: inputs i):",
-                          "   " + _matrix(M).replace("\n", "\n   ")]
-        absorbed = " + ".join(f"{kind} {amount[n]:.6g}" for kind, amount in row.absorbed.items()) or "nothing absorbed"
-        lines.append(f"   conservation: received {row.received[n]:.6g} = passed {row.passed[n]:.6g} + {absorbed}"
-                     f" + residual {row.residual[n]:.3g}")
-    lines += _fan_in_lines(ex, 0, n, max_size)
-    lines += ["", f"input relevance R(x) = {_values(ex.relevance[n], max_size)}  (sum {ex.relevance[n].sum():.6g})"]
-    return "\n".join(line for line in lines if line is not None)
+    data = steps(ex, n, max_size)
+    lines = [_text(item, max_size) for item in data["head"]]
+    for step in data["steps"]:
+        lines += ["", f"== {step['title']}"] + [_text(item, max_size) for item in step["items"]]
+    lines += [""] + [_text(item, max_size) for item in data["tail"]]
+    return "\n".join(lines)
+
+
+def lesson(ex, directory, n: int = 0, max_size: int = 16):
+    """Write the trace of sample ``n`` as a step-through page ``DIR/index.html`` (:mod:`lrpref.lesson`): one step
+    per node (and per fan-in), its formulas beside the trace's numbers, next / previous navigation."""
+    from . import lesson as page
+
+    data = steps(ex, n, max_size)
+
+    def arrays(items):
+        found = []
+        for item in items:
+            if isinstance(item, str):
+                continue
+            label, value, *kind = item
+            value = np.asarray(value, dtype=np.float64)
+            if kind == ["matrix"]:
+                found.append((label.strip().rstrip(":"), value, {"sums": True}))
+            elif value.size <= max_size:
+                found.append((label.strip().rstrip("="), value.ravel()))
+        return found
+
+    def lines(items, rule):
+        """The step's plain lines: the rule's formula (``rule=True``) or the rest (headers, the conservation sum)."""
+        return [item.strip() for item in items if isinstance(item, str) and item.strip().startswith("rule:") == rule]
+
+    pages = [{"title": data["head"][0], "arrays": arrays(data["head"]), "text": "the relevance the explanation starts from",
+              "formulas": ["R(Y^L) = e_c ⊙ Z (or the given top relevance)"]}]
+    pages += [{"title": step["title"], "formulas": lines(step["items"], True) + step["formulas"],
+               "arrays": arrays(step["items"]), "text": " · ".join(lines(step["items"], False))} for step in data["steps"]]
+    pages.append({"title": "input relevance", "arrays": arrays(data["tail"]), "text": "the explanation of the input"})
+    return page.write(pages, directory, title=f"lrpref lesson: {ex.description}")

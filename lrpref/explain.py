@@ -79,6 +79,12 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
                              f"gradient; raise lrpref.config.max_steps to allow it")
         quadrature(steps, riemann)
     x = net.check_input(x)
+    if spec.steps:
+        work = steps * len(x) * sum(int(np.prod(shape)) for shape in net.shapes(x.shape[1:]))
+        if work > config.max_path_work:
+            raise ValueError(f"steps={steps} on a batch of {len(x)} computes about {work:.2g} activations (steps × batch × "
+                             f"activations per sample), above lrpref.config.max_path_work = {config.max_path_work:.2g}: "
+                             f"use fewer steps or a smaller batch, or raise the setting to allow it")
 
     def explain_lrp(top, layer_rule, network=net):
         return _lrp(network, x, top, layer_rule, keep_messages, path, max_matrix_bytes)

@@ -476,6 +476,8 @@ GRAPHS = [
          FloatingPointError, r"layer 0 \(Dense\(3→2, no bias\)\): the relevance overflowed"),
     case("steps above the bound", lambda tmp: lr.explain(MLP, X, method="ig", steps=10**9), ValueError,
          r"steps=1000000000 is above lrpref.config.max_steps"),
+    case("path work above the bound", lambda tmp: lr.explain(CNN, np.zeros((40000, 1, 5, 5)), method="lid-ig", steps=100_000),
+         ValueError, r"steps=100000 on a batch of 40000 computes about .* above lrpref.config.max_path_work"),
     case("layer applied to an array", lambda tmp: lr.ReLU()(X), TypeError, r"input 0 is ndarray.*layer.forward\(x\)"),
     case("Add of one input", lambda tmp: lr.Add()(lr.Input()), TypeError, r"takes two or more inputs, got 1"),
     case("Add of two shapes", lambda tmp: lr.explain(lr.Graph(_x, lr.Add()(lr.Dense(np.ones((2, 3)))(_x), _x, name="s")), X[:, :3]),

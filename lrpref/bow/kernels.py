@@ -65,9 +65,12 @@ def _batched(gradient):
     return wrapper
 
 
+def _dense(X):
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+
+
 def _pair(X, Y):
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
+    X, Y = _dense(X), _dense(Y)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
         raise ValueError(f"kernel inputs must be 2-D with the same number of features, got {X.shape} and {Y.shape}")
     return X, Y

@@ -167,6 +167,7 @@ def _svc_dual(svc, n_features, training_bow, kernel, rows=None) -> _Dual:
     if svc.kernel in BUILT_IN_KERNELS:
         _check_width(svc, svc.n_features_in_, n_features)
         support = svc.support_vectors_
+        support = support.toarray() if hasattr(support, "toarray") else support  # fitted on sparse input
     else:
         if training_bow is None:
             raise ValueError(f"an SVC with a {'precomputed' if svc.kernel == 'precomputed' else 'callable'} kernel keeps "

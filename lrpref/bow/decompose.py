@@ -82,20 +82,24 @@ def words_relevance(expansion, x, fx, bias="active"):
     return relevance, row
 
 
-def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor"):
+def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", bias="active",
+                           empty=None):
     """Layer 3 of a differentiable kernel by an expansion at a root (bow.md §3.2; :mod:`.taylor`).
 
     Returns the relevance, the :class:`~lrpref.bow.taylor.TaylorResult` and a ledger row
     whose absorbed ``root_value`` is the part of :math:`f(x_0)` not shared out and
     ``taylor_remainder`` (first order: second order in :math:`\\lVert x - x_0\\rVert`) or
     ``quadrature`` (integrated gradients: the quadrature error) the rest of
-    :math:`f(x) - \\sum_d R_d`.
+    :math:`f(x) - \\sum_d R_d`. With ``root="empty"`` the reference value :math:`f(0)` is shared
+    by the ``bias`` policy (:func:`bias_shares`) and what is not shared is absorbed as ``bias``.
     """
-    result = taylor(expansion, x, fx, refine=refine, root=root, residual=residual, method=method)
+    result = taylor(expansion, x, fx, refine=refine, root=root, residual=residual, method=method, empty=empty,
+                    share=lambda amount, relevance: bias_shares(amount, x, relevance, bias))
     root_value = result.f_root - result.root_share
     remainder = {"taylor": "taylor_remainder", "integrated": "quadrature"}[method]
+    start = {"bias": root_value} if result.status == "empty" else {"root_value": root_value}
     row = ledger_row(f"layer 3: f -> words ({'Taylor' if method == 'taylor' else 'integrated gradients'})", fx,
-                     result.relevance.sum(), root_value=root_value, **{remainder: result.residual - root_value})
+                     result.relevance.sum(), **start, **{remainder: result.residual - root_value})
     return result.relevance, result, row
 
 

@@ -24,10 +24,10 @@ averaged over the tiles covering each pixel.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -58,7 +58,7 @@ LAYER3_METHODS = ("auto", "decompose", *EXPANSIONS)
 #: The expansion and root search used for non-decomposable kernels by default, chosen by the
 #: localisation benchmark (benchmarks/bow_localisation.py, docs/bow.md).
 DEFAULT_EXPANSION = "integrated"
-DEFAULT_ROOT = "line"
+DEFAULT_ROOT = "empty"
 
 
 @dataclass(frozen=True)
@@ -213,20 +213,22 @@ def _bag_channels(front):
                 raise NotFittedError(f"the model is not fitted (BagOfWords {name!r} is not): call fit(images, labels) "
                                      "before explain, or give it a codebook fitted elsewhere (KMeans, "
                                      "GaussianMixture, centres)")
-            bag = clone(bag).fit()  # prefit parts only: nothing to learn
+            bag = copy.copy(bag).fit()  # prefit parts only, nothing to learn (a clone would unfit them)
         channels.append(_Channel(name, weight, check_pooling(bag.pooling, bag.coder_.signed), bag.coder_.signed, bag,
                                  bag.n_features_out_))
     return channels
 
 
 def _split_steps(model):
+    """The steps of a Pipeline or tuple, nested Pipelines flattened ("passthrough" and None dropped)."""
     if isinstance(model, Pipeline):
-        steps = [step for _, step in model.steps if step not in (None, "passthrough")]
+        parts = [step for _, step in model.steps]
     elif isinstance(model, (tuple, list)):
-        steps = list(model)
+        parts = list(model)
     else:
-        steps = [model]
-    return steps
+        return [model]
+    return [step for part in parts if part not in (None, "passthrough")
+            for step in (_split_steps(part) if isinstance(part, Pipeline) else [part])]
 
 
 def _middle(middle, classifier):
@@ -313,8 +315,9 @@ def _decompose(expansion, model, local, codes, options):
     if method == "decompose":
         relevance, top = words_relevance(expansion, y, fx, options.bias)
     else:
+        empty = model.forward(np.zeros(len(x)))[-1] if options.root == "empty" else None
         relevance, taylor_result, top = words_relevance_taylor(expansion, y, fx, options.refine, options.root,
-                                                               options.taylor_residual, method)
+                                                               options.taylor_residual, method, options.bias, empty)
     rows = [top]
     for layer, layer_input in reversed(list(zip(model.layers, values[:-1]))):
         relevance, row = layer.relevance(layer_input, relevance)

@@ -19,7 +19,13 @@ Two root searches (``root=``):
   :math:`\\nabla f`, :math:`z \\leftarrow \\Pi(z - f(z)\\nabla f(z)/\\lVert\\nabla f(z)\\rVert^2)`
   (:math:`\\Pi` clips to :math:`\\ge 0` for histograms), from :math:`x` until the sign of
   :math:`f` changes, then bisection on the last step (status ``"gradient"``); if the steps
-  stall, the line search is used.
+  stall, the line search is used;
+* ``"empty"`` — not a root: the empty histogram :math:`x_0 = 0`, the reference the
+  decomposable kernels use (bow.md §3.1). :math:`f(0) \\ne 0` is shared out like the bias
+  (the ``bias`` policy); with ``"integrated"`` the decomposition is exact, and it localises
+  where the roots do not (``benchmarks/bow_localisation.py``): for an image with
+  :math:`f(x) < 0` a root lies towards *more* of the explained class, so
+  :math:`(x - x_0)\\,\\nabla f` makes the evidence for the class negative.
 
 Algorithm ROOT (``root="line"``):
 
@@ -50,7 +56,7 @@ import numpy as np
 
 __all__ = ["TaylorResult", "find_root", "taylor_relevance", "integrated_relevance", "taylor", "ROOTS", "EXPANSIONS"]
 
-ROOTS = ("line", "gradient", "strict")
+ROOTS = ("line", "gradient", "strict", "empty")
 EXPANSIONS = ("taylor", "integrated")
 MAX_NODES = 512
 MAX_GRADIENT_STEPS = 50
@@ -262,12 +268,17 @@ def integrated_relevance(expansion, x, root, fx, f_root):
         nodes *= 2
 
 
-def taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor") -> TaylorResult:
-    """Layer-3 relevance of a differentiable kernel by an expansion at a root (bow.md §3.2).
+def taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", empty=None,
+           share=None) -> TaylorResult:
+    """Layer-3 relevance of a differentiable kernel by an expansion at a reference point (bow.md §3.2).
 
     ``root`` is ``"line"`` (ROOT with fallbacks), ``"gradient"`` (nearest root along the
-    gradient, then ROOT) or ``"strict"`` (line search, raise when no root is found);
-    ``method`` is ``"taylor"`` (first order) or ``"integrated"`` (exact path decomposition).
+    gradient, then ROOT), ``"strict"`` (line search, raise when no root is found) or
+    ``"empty"``: the empty histogram ``empty`` (default 0; the image of 0 under the steps
+    before the classifier), the reference of the decomposable kernels, whose value
+    :math:`f(0)` is not 0 and is shared like a bias by ``share(amount, relevance)`` (default
+    uniform). ``method`` is ``"taylor"`` (first order) or ``"integrated"`` (exact path
+    decomposition).
     """
     if root not in ROOTS:
         raise ValueError(f"root must be one of {ROOTS}, got {root!r}")
@@ -275,17 +286,25 @@ def taylor(expansion, x, fx, refine=0, root="line", residual="none", method="tay
         raise ValueError(f"the expansion must be one of {EXPANSIONS}, got {method!r}")
     if residual not in RESIDUAL_POLICIES:
         raise ValueError(f"taylor_residual must be one of {RESIDUAL_POLICIES}, got {residual!r}")
-    x0, f0, status = find_root(expansion, x, fx, refine=refine, strict=(root == "strict"),
-                               method="gradient" if root == "gradient" else "line")
+    if root == "empty":
+        x0 = np.zeros(len(x)) if empty is None else np.asarray(empty, dtype=np.float64)
+        f0, status = float(expansion(x0[None, :])[0]), "empty"
+    else:
+        x0, f0, status = find_root(expansion, x, fx, refine=refine, strict=(root == "strict"),
+                                   method="gradient" if root == "gradient" else "line")
     nodes = 0
     if method == "taylor":
         relevance = taylor_relevance(expansion, x, x0)
     else:
         relevance, nodes = integrated_relevance(expansion, x, x0, fx, f0)
     root_share = 0.0
-    if status == "nearest_point":
+    if status == "nearest_point" or (status == "empty" and share is None):
         root_share = f0
         relevance = relevance + f0 / len(relevance)
+    elif status == "empty":
+        shares = share(f0, relevance)
+        root_share = float(shares.sum())
+        relevance = relevance + shares
     remainder = fx - relevance.sum()
     if residual == "uniform":
         relevance = relevance + remainder / len(relevance)

@@ -249,6 +249,20 @@ def test_integrated_gradients_sum_to_f_minus_f_root(seed, root):
         assert abs(fz - result.f_root - result.relevance.sum() + result.root_share) <= 1e-10 * max(1.0, abs(fz))
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, name=st.sampled_from(["linear", "chi2", "additive_chi2"]))
+def test_integrated_gradients_from_the_empty_histogram_is_the_additive_decomposition(seed, name):
+    """For an additive kernel, integrated gradients on the path t x from 0 give
+    R_d = sum_i a_i [kappa(x_id, x_d) - kappa(x_id, 0)]: the exact rule S14, found by another route."""
+    rng = np.random.default_rng(seed)
+    support, x = histograms(rng, 5, 6), histograms(rng, 1, 6)[0]
+    expansion = KernelExpansion(getattr(K, name), support, rng.normal(size=5), rng.normal(), support)
+    fx = float(expansion(x[None])[0])
+    result = taylor(expansion, x, fx, root="empty", method="integrated", share=lambda amount, r: np.zeros_like(r))
+    assert result.status == "empty" and result.f_root == pytest.approx(float(expansion(np.zeros((1, 6)))[0]))
+    assert np.allclose(result.relevance, expansion.contributions(x), rtol=1e-8, atol=1e-10)
+
+
 def test_integrated_gradients_of_a_linear_kernel_is_gradient_times_input_by_hand():
     support = np.array([[1.0, 0.0, 2.0]])
     expansion = KernelExpansion(K.linear, support, np.array([2.0]), -1.0, support)  # f = -1 + 2 x0 + 4 x2

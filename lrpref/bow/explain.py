@@ -199,7 +199,8 @@ def _bag_channels(front):
         named = [(name, bag, float(weights.get(name, 1.0))) for name, bag in front.transformer_list if bag != "drop"]
         for name, bag, weight in named:
             if not isinstance(bag, BagOfWords):
-                raise TypeError(f"FeatureUnion channel {name!r} is {type(bag).__name__}, not a BagOfWords")
+                raise TypeError(f"FeatureUnion channel {name!r} is {type(bag).__name__}, not a BagOfWords: each channel "
+                                "of a multiple-kernel model is a BagOfWords (its features may be your own function)")
             if not weight > 0:
                 raise ValueError(f"FeatureUnion weight of channel {name!r} must be positive, got {weight}")
     else:
@@ -294,7 +295,9 @@ def _layer3_method(kernel, layer3):
             return "decompose"
         if kernel.differentiable:
             return DEFAULT_EXPANSION
-        raise TypeError(f"kernel {kernel!r} has neither a sum decomposition nor a gradient")
+        raise TypeError(f"kernel {kernel!r} has neither a sum decomposition nor a gradient: a Sum is explained when "
+                        "all its parts are decomposable (exact rule) or all are differentiable (expansions); "
+                        "the nearest alternative to hellinger in a Sum with RBF / ExpChi2 is chi2 (both)")
     if layer3 == "decompose" and not kernel.decomposable:
         raise TypeError(f"layer3='decompose' needs a sum-decomposable kernel; {kernel!r} has no sum decomposition: "
                         f"use layer3='integrated' (exact path decomposition) or 'taylor'")
@@ -412,9 +415,7 @@ def _explained(model, target, codes):
 def _options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual):
     if bias not in BIAS_POLICIES:
         raise ValueError(f"bias must be one of {BIAS_POLICIES}, got {bias!r}")
-    if layer3 not in LAYER3_METHODS:
-        raise ValueError(f"layer3 must be one of {LAYER3_METHODS}, got {layer3!r}")
-    if root not in ROOTS:
+    if root not in ROOTS:  # checked here too: a decomposable kernel never reaches the root search
         raise ValueError(f"root must be one of {ROOTS}, got {root!r}")
     return _Options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual)
 

@@ -20,6 +20,7 @@ from sklearn.svm import SVC, LinearSVC
 
 from lrpref import bow
 from lrpref.bow import kernels as K
+from lrpref.bow.decompose import words_relevance
 from lrpref.bow.models import KernelExpansion, read_classifier
 from lrpref.bow.taylor import find_root, integrated_relevance, taylor
 
@@ -87,7 +88,6 @@ def test_additive_chi2_constant_joins_the_bias(seed):
     X, y, Z = three_classes(seed)
     svc = SVC(kernel=additive_chi2_kernel).fit(X, (y == "a").astype(int))
     expansion = read_classifier(svc, 1, X.shape[1], training_bow=X).expansion
-    from lrpref.bow.decompose import words_relevance
     z = Z[0].copy()
     z[:3] = 0.0
     z /= z.sum()
@@ -113,6 +113,11 @@ def test_one_vs_one_svc_pairwise_and_one_vs_rest_confidence(seed, kernel):
         assert np.allclose(ab(Z), ovo[:, p], rtol=1e-10, atol=1e-12)
         assert np.allclose(ba(Z), -ovo[:, p], rtol=1e-10, atol=1e-12)
         assert abs(ab.coef.sum()) < 1e-10  # sum_i a_i = 0 for each pairwise SVM
+        if kernel in ("linear", "hik"):  # decomposable: the pairwise decision is split exactly (S14)
+            for z, f in zip(Z, ab(Z)):
+                relevance, row = words_relevance(ab, z, float(f), bias="active")
+                assert relevance.sum() == pytest.approx(f, rel=1e-10, abs=1e-12)
+                assert abs(row.absorbed["bias"][0]) <= 1e-12
     confidence = read_classifier(svc, "b", 10, training_bow=X).expansion
     assert np.allclose(confidence(Z), -ovo[:, 0] + ovo[:, 2], rtol=1e-10, atol=1e-12)
     # scikit-learn's "ovr" shape is votes + c / (3 (|c| + 1)): its fractional part is our c, squashed

@@ -105,7 +105,8 @@ class Explanation:
     target : the explained class
     channels : list of ChannelRelevance
     taylor : TaylorResult or None
-        Root, :math:`f(x_0)`, root status and remainder when layer 3 used the Taylor rule.
+        Reference point, :math:`f(x_0)`, its status, the expansion and its remainder when layer 3
+        used an expansion (non-decomposable kernels).
     tiling : Tiling or None
     """
 
@@ -473,10 +474,11 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
         Layer 1 rule (S24 / S25).
     clip : bool
         Divide by the clipped support (default) or by the nominal one (losing the outside part).
-    root : {"line", "gradient", "strict"}; refine : int; taylor_residual : {"none", "uniform", "rescale"}
-        Root search (Bach et al. 2015's line search, the nearest root along the gradient, or
-        the line search that raises when it finds no root), refinement steps and remainder
-        policy of the expansions (§3.2). Default :data:`DEFAULT_ROOT`.
+    root : {"empty", "line", "gradient", "strict"}; refine : int; taylor_residual : {"none", "uniform", "rescale"}
+        Reference point of the expansions (§3.2): the empty histogram (default
+        :data:`DEFAULT_ROOT`; :math:`f(0)` is shared like the bias), Bach et al. 2015's line
+        search, the nearest root along the gradient, or the line search that raises when it
+        finds no root; refinement steps of the line search and remainder policy.
     tiles : None, True or (size, offset)
         Tiling mode; True = (102, 34) as in [BACH15] Fig 6.
     training_bow : (n_train, V) array or None

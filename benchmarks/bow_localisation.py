@@ -113,7 +113,8 @@ def run(n_images, seed):
                         unexplained = sum(abs(v[0]) for v in top.absorbed.values())
                         row.append((positive[mask].sum() / max(positive.sum(), 1e-300),
                                     roc_auc_score(mask.ravel(), ex.pixels.ravel()), ex.ledger.max_residual(),
-                                    unexplained / max(abs(ex.f), 1e-300), mask.mean()))
+                                    unexplained / max(abs(ex.f), 1e-300), mask.mean(),
+                                    f"{patch_name} in {background_name}"))
     return results, accuracy
 
 
@@ -127,12 +128,20 @@ def main():
           "| max \\|remainder\\|/\\|f\\| | acc |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for (kernel_name, coding, layer3, root), rows in results.items():
-        rows = np.array(rows)
+        rows = np.array([r[:5] for r in rows], dtype=float)
         print(f"| {kernel_name} | {coding} | {layer3} | {root} | {len(rows)} | {rows[:, 0].mean():.3f} | "
               f"{rows[:, 1].mean():.3f} | {rows[:, 1].min():.3f} | {rows[:, 2].max():.1e} | {rows[:, 3].max():.1e} | "
               f"{np.mean(accuracy[(kernel_name, coding)]):.3f} |")
     area = np.mean([r[4] for rows in results.values() for r in rows])
     print(f"\nmean patch area: {area:.3f} of the image")
+    pairs = list(dict.fromkeys(r[5] for rows in results.values() for r in rows))
+    print(f"\nmean AUC per texture pair, default options (exact rule; integrated gradients from the empty histogram)\n")
+    print("| kernel | coding | " + " | ".join(pairs) + " |")
+    print("|---|---|" + "---:|" * len(pairs))
+    for (kernel_name, coding, layer3, root), rows in results.items():
+        if root in ("-", "empty") and layer3 in ("decompose", "integrated"):
+            cells = [np.mean([r[1] for r in rows if r[5] == pair]) for pair in pairs]
+            print(f"| {kernel_name} | {coding} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -316,12 +316,12 @@ def _decompose(expansion, model, local, codes, options):
     fx = float(expansion(y[None, :])[0])
     taylor_result = None
     method = _layer3_method(expansion.kernel, options.layer3)
+    empty = model.forward(np.zeros(len(x)))[-1]  # the image of the empty histogram: the reference
     if method == "decompose":
-        relevance, top = words_relevance(expansion, y, fx, options.bias)
+        relevance, top = words_relevance(expansion, y, fx, options.bias, empty, x)
     else:
-        empty = model.forward(np.zeros(len(x)))[-1] if options.root == "empty" else None
         relevance, taylor_result, top = words_relevance_taylor(expansion, y, fx, options.refine, options.root,
-                                                               options.taylor_residual, method, options.bias, empty)
+                                                               options.taylor_residual, method, options.bias, empty, x)
     rows = [top]
     for layer, layer_input in reversed(list(zip(model.layers, values[:-1]))):
         relevance, row = layer.relevance(layer_input, relevance)

@@ -16,9 +16,9 @@ differentiable only. :class:`Sum` combines kernels over feature channels (bow.md
 §3.3).
 
 A decomposable kernel's contributions are taken relative to the empty histogram,
-:math:`c_d = \\sum_i a_i[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, 0)]`; the constant
-:math:`\\sum_d\\sum_i a_i\\kappa(x_{i(d)}, 0)` (``offset``) does not depend on :math:`x` and
-joins the bias. It is 0 for every kernel with :math:`\\kappa(\\cdot, 0) = 0`; for
+:math:`c_d = \\sum_i a_i[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, 0)]` (or its image under
+the steps before the classifier); the constant :math:`\\sum_d\\sum_i a_i\\kappa(x_{i(d)}, 0)`
+(``offset``) does not depend on :math:`x` and joins the bias. It is 0 for every kernel with :math:`\\kappa(\\cdot, 0) = 0`; for
 scikit-learn's ``additive_chi2_kernel`` (:math:`\\kappa(a, 0) = -a`) it keeps relevance off
 the inactive dimensions, where layer 2 could not deliver it (bow.md §3.1).
 
@@ -129,17 +129,21 @@ class _Additive(Kernel):
         return np.concatenate([self.kappa(X[rows, None, :], Y[None]).sum(axis=2)
                                for rows in _row_chunks(len(X), Y.size)] or [np.zeros((0, len(Y)))])
 
-    def contributions(self, support, coef, x) -> np.ndarray:
-        """:math:`c_d = \\sum_i a_i\\,[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, 0)]` for support
-        vectors ``support`` (S, V), dual coefficients ``coef`` (S,) and one BoW vector ``x`` (V,)
-        (bow.md §3.1, S14; the part at the empty histogram is :meth:`offset`)."""
+    def contributions(self, support, coef, x, reference=0.0) -> np.ndarray:
+        """:math:`c_d = \\sum_i a_i\\,[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, r_d)]` for support
+        vectors ``support`` (S, V), dual coefficients ``coef`` (S,), one BoW vector ``x`` (V,) and
+        the reference ``reference`` :math:`r` (the empty histogram 0, or its image under the steps
+        before the classifier) (bow.md §3.1, S14; the part at the reference is :meth:`offset`)."""
         support = np.asarray(support, dtype=np.float64)
-        return np.asarray(coef) @ (self.kappa(support, np.asarray(x)[None, :]) - self.kappa(support, 0.0))
+        at_reference = self.kappa(support, np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:]))
+        return np.asarray(coef) @ (self.kappa(support, np.asarray(x)[None, :]) - at_reference)
 
-    def offset(self, support, coef) -> float:
-        """:math:`\\sum_d\\sum_i a_i\\,\\kappa(x_{i(d)}, 0)`: the kernel part of :math:`f(0)`, a constant
-        that joins the bias (0 when :math:`\\kappa(\\cdot, 0) = 0`)."""
-        return float(np.asarray(coef) @ self.kappa(np.asarray(support, dtype=np.float64), 0.0).sum(axis=1))
+    def offset(self, support, coef, reference=0.0) -> float:
+        """:math:`\\sum_d\\sum_i a_i\\,\\kappa(x_{i(d)}, r_d)`: the kernel part of :math:`f(r)`, a constant
+        that joins the bias (0 when :math:`r = 0` and :math:`\\kappa(\\cdot, 0) = 0`)."""
+        support = np.asarray(support, dtype=np.float64)
+        at_reference = self.kappa(support, np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:]))
+        return float(np.asarray(coef) @ at_reference.sum(axis=1))
 
     def slope(self, a, b):
         """Elementwise :math:`\\partial_b\\kappa(a, b)` (differentiable additive kernels)."""
@@ -398,14 +402,16 @@ class Sum(Kernel):
             raise ValueError(f"Sum kernel expects {self.bounds[-1]} features (sizes {self.sizes}), got {X.shape[1]}")
         return sum(w * k(X[:, s], Y[:, s]) for (k, w), s in zip(self.parts, self._slices()))
 
-    def contributions(self, support, coef, x):
+    def contributions(self, support, coef, x, reference=0.0):
         support = np.asarray(support)
-        return np.concatenate([w * k.contributions(support[:, s], coef, x[s])
+        reference = np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:])
+        return np.concatenate([w * k.contributions(support[:, s], coef, x[s], reference[s])
                                for (k, w), s in zip(self.parts, self._slices())])
 
-    def offset(self, support, coef):
+    def offset(self, support, coef, reference=0.0):
         support = np.asarray(support)
-        return sum(w * k.offset(support[:, s], coef) for (k, w), s in zip(self.parts, self._slices()))
+        reference = np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:])
+        return sum(w * k.offset(support[:, s], coef, reference[s]) for (k, w), s in zip(self.parts, self._slices()))
 
     def gradient(self, support, coef, z):
         support, z = np.asarray(support), np.asarray(z)

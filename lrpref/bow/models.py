@@ -59,14 +59,13 @@ class KernelExpansion:
         """Decision values of the rows of ``Z`` (n, V)."""
         return self.kernel(np.atleast_2d(Z), self.support) @ self.coef + self.intercept
 
-    def contributions(self, x) -> np.ndarray:
-        """:math:`c_d = \\sum_i a_i [\\kappa_d(x_{i(d)}, x_{(d)}) - \\kappa_d(x_{i(d)}, 0)]` (sum-decomposable kernels, S14)."""
-        return self.kernel.contributions(self.support, self.coef, x)
+    def contributions(self, x, reference=0.0) -> np.ndarray:
+        """:math:`c_d = \\sum_i a_i [\\kappa_d(x_{i(d)}, x_{(d)}) - \\kappa_d(x_{i(d)}, r_d)]` (sum-decomposable kernels, S14)."""
+        return self.kernel.contributions(self.support, self.coef, x, reference)
 
-    @property
-    def offset(self) -> float:
-        """:math:`\\sum_d\\sum_i a_i\\kappa_d(x_{i(d)}, 0)`, the kernel part of :math:`f(0)` (decomposable kernels)."""
-        return self.kernel.offset(self.support, self.coef)
+    def offset(self, reference=0.0) -> float:
+        """:math:`\\sum_d\\sum_i a_i\\kappa_d(x_{i(d)}, r_d)`, the kernel part of :math:`f(r)` (decomposable kernels)."""
+        return self.kernel.offset(self.support, self.coef, reference)
 
     def gradient(self, z) -> np.ndarray:
         """:math:`\\nabla f(z) = \\sum_i a_i \\nabla_z k(x_i, z)` for a point (V,) or a batch (n, V) (S16/S17)."""

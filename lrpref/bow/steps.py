@@ -14,13 +14,15 @@ from :math:`R(y)` to :math:`R(x)` with its ledger row:
   nothing is absorbed.
 * :class:`Affine` — ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``,
   ``RobustScaler`` and the idf weights of ``TfidfTransformer``:
-  :math:`y_d = s_d x_d + t_d`. Where :math:`t_d = 0` relevance passes unchanged. Where
-  :math:`t_d \\ne 0` the shift acts as a bias of dimension :math:`d` and the z-rule splits
-  :math:`R_d` in proportion, :math:`R(x_d) = R_d\\,s_d x_d/y_d`; the ledger absorbs the
-  shift's share :math:`\\sum_d R_d\\,t_d/y_d` as ``shift`` (all of :math:`R_d` where
-  :math:`y_d = 0`).
+  :math:`y_d = s_d x_d + t_d`, one to one on each dimension. Relevance passes unchanged;
+  nothing is absorbed. Layer 3 takes its relevance relative to the image of the empty
+  histogram, :math:`T(0)` (:math:`y_d = t_d`), not to :math:`y = 0`: the decomposable rule
+  uses :math:`\\kappa(x_{i(d)}, y_d) - \\kappa(x_{i(d)}, t_d)` and puts the constant
+  :math:`f`-part at :math:`T(0)` into the bias, the expansions start from :math:`T(0)` or
+  from a root. :math:`R_d` is then the effect of word :math:`d` moving from absent to its
+  value, whatever the shift.
 
-Every rule closes the books exactly: ``received = passed + shift``.
+Every rule passes the relevance unchanged and closes the books exactly.
 """
 
 from __future__ import annotations
@@ -102,22 +104,13 @@ class Elementwise(Step):
 
 @dataclass(frozen=True)
 class Affine(Step):
-    """:math:`y_d = s_d x_d + t_d`; the shift's share of the relevance is absorbed (module docstring)."""
+    """:math:`y_d = s_d x_d + t_d` (relevance relative to :math:`T(0)`, passed unchanged; module docstring)."""
 
     scale: np.ndarray = None
     shift: np.ndarray = None
 
     def forward(self, x):
         return self.scale * x + self.shift
-
-    def relevance(self, x, relevance):
-        y = self.forward(x)
-        shifted = self.shift != 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kept = np.where(shifted, np.where(y != 0, self.scale * x / np.where(y != 0, y, 1.0), 0.0), 1.0)
-        passed = relevance * kept
-        absorbed = np.where(shifted, np.where(y != 0, relevance * self.shift / np.where(y != 0, y, 1.0), relevance), 0.0)
-        return passed, ledger_row(f"{self.name}: y = s x + t", relevance.sum(), passed.sum(), shift=absorbed.sum())
 
 
 def _inverse(scale):

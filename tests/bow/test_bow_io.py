@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
+from bow_helpers import FEATURES, blob_images, fit_model
+from damage import damage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from bow_helpers import FEATURES, blob_images, fit_model
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, make_pipeline
-from sklearn.decomposition import PCA
 from sklearn.svm import SVC, LinearSVC
 
 from lrpref import bow
@@ -164,17 +165,8 @@ def test_a_tampered_dual_coef_is_a_file_format_error(tmp_path):
 def test_fuzzed_bytes_load_intact_or_raise_file_format_error(saved_model, tmp_path_factory, data):
     """Truncations, bit flips and overwritten bytes: the same model, or FileFormatError."""
     path, decision, image = saved_model
-    raw = bytearray(path.read_bytes())
-    kind = data.draw(st.sampled_from(["truncate", "flip", "overwrite"]))
-    at = data.draw(st.integers(0, len(raw) - 1))
-    if kind == "truncate":
-        raw = raw[:at]
-    elif kind == "flip":
-        raw[at] ^= 1 << data.draw(st.integers(0, 7))
-    else:
-        raw[at:at + 8] = data.draw(st.binary(min_size=8, max_size=8))
     damaged = tmp_path_factory.mktemp("fuzz") / "damaged.npz"
-    damaged.write_bytes(bytes(raw))
+    damaged.write_bytes(damage(path.read_bytes(), data))
     try:
         model = bow.load(damaged)
     except FileFormatError:

@@ -8,6 +8,12 @@ and the default stabiliser of layer 2 (bow.md §4.5).
 Codebooks (bow.md §8): ``"kmeans"`` (:class:`sklearn.cluster.KMeans` centres),
 ``"minibatch"`` (:class:`sklearn.cluster.MiniBatchKMeans`) or ``"gmm"``
 (:class:`sklearn.mixture.GaussianMixture` means, diagonal covariances).
+
+A codebook fitted elsewhere is used as it is, without refitting (:func:`prefit_coder`): a
+fitted ``KMeans`` / ``MiniBatchKMeans`` or an array of centres gives hard coding (S4) on its
+centres, a fitted ``GaussianMixture`` (any covariance type) gives its posteriors
+:math:`m_{(d)}(l) = q_d(l)` (``predict_proba``, :class:`PosteriorCoding`); either may be
+wrapped in ``sklearn.frozen.FrozenEstimator``.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["HardCoding", "SoftCoding", "LLCCoding", "FisherCoding", "CODERS"]
+__all__ = ["HardCoding", "SoftCoding", "LLCCoding", "FisherCoding", "PosteriorCoding", "prefit_coder", "CODERS"]
 
 CODEBOOKS = ("kmeans", "minibatch", "gmm")
 
@@ -89,6 +97,7 @@ class HardCoding(_CodebookCoder):
         self.random_state = random_state
 
     def encode(self, descriptors) -> np.ndarray:
+        descriptors = _check_width(descriptors, self.centers_.shape[1], "the codebook")
         nearest = np.argmin(squared_distances(descriptors, self.centers_), axis=1)
         codes = np.zeros((len(descriptors), len(self.centers_)))
         codes[np.arange(len(descriptors)), nearest] = 1.0
@@ -232,6 +241,76 @@ class FisherCoding(BaseEstimator):
         if self.weights_part:
             parts.insert(0, (q - self.weights_) / np.sqrt(self.weights_))
         return np.concatenate(parts, axis=1)
+
+
+class PosteriorCoding(BaseEstimator):
+    """Soft coding by the posteriors of a fitted :class:`~sklearn.mixture.GaussianMixture`,
+    :math:`m_{(d)}(l) = q_d(l) = \\pi_d N(l;\\mu_d,\\Sigma_d)/\\sum_t \\pi_t N(l;\\mu_t,\\Sigma_t)`
+    (``mixture.predict_proba``). The mixture is used as given: ``fit`` does not refit it.
+    Codes are non-negative and sum to 1."""
+
+    signed = False
+
+    def __init__(self, mixture=None):
+        self.mixture = mixture
+
+    def fit(self, descriptors=None):
+        check_is_fitted(self.mixture)
+        self.n_words_ = int(len(self.mixture.weights_))
+        return self
+
+    @property
+    def n_dimensions_(self):
+        return self.n_words_
+
+    def encode(self, descriptors) -> np.ndarray:
+        descriptors = _check_width(descriptors, self.mixture.n_features_in_, "the GaussianMixture")
+        return self.mixture.predict_proba(descriptors)
+
+
+def _check_width(descriptors, width, what):
+    descriptors = np.asarray(descriptors, dtype=np.float64)
+    if descriptors.ndim != 2 or descriptors.shape[1] != width:
+        raise ValueError(f"the descriptors have shape {descriptors.shape} but {what} was fitted on {width} dimensions")
+    return descriptors
+
+
+def _unfrozen(coder):
+    return coder.estimator if type(coder).__name__ == "FrozenEstimator" else coder
+
+
+def prefit_coder(coder):
+    """The fitted lrpref coder for a codebook fitted elsewhere, or None for an lrpref coder (fitted by ``BagOfWords.fit``).
+
+    * an array of centres (K, D), a fitted ``KMeans`` / ``MiniBatchKMeans``: :class:`HardCoding`
+      on those centres (its ``encode`` is the clusterer's ``predict`` as a one-hot code);
+    * a fitted ``GaussianMixture``: :class:`PosteriorCoding`;
+    * any of these inside ``sklearn.frozen.FrozenEstimator``.
+    """
+    inner = _unfrozen(coder)
+    if isinstance(inner, np.ndarray) or isinstance(inner, (list, tuple)):
+        centers = np.asarray(inner, dtype=np.float64)
+        if centers.ndim != 2 or len(centers) == 0 or not np.all(np.isfinite(centers)):
+            raise ValueError(f"an array of centres must be a finite 2-D array (K, D), got shape {centers.shape}")
+        hard = HardCoding(n_words=len(centers))
+        hard.centers_ = centers
+        return hard
+    if isinstance(inner, (KMeans, MiniBatchKMeans, GaussianMixture)):
+        try:
+            check_is_fitted(inner)
+        except NotFittedError:
+            raise NotFittedError(f"the {type(inner).__name__} given as coder is not fitted: a scikit-learn codebook is "
+                                 "used as given (never refitted), so fit it first; a clone (GridSearchCV, "
+                                 "sklearn.base.clone) is unfitted: wrap it in sklearn.frozen.FrozenEstimator") from None
+        if isinstance(inner, GaussianMixture):
+            return PosteriorCoding(inner).fit()
+        hard = HardCoding(n_words=len(inner.cluster_centers_))
+        hard.centers_ = np.asarray(inner.cluster_centers_, dtype=np.float64)
+        return hard
+    if isinstance(inner, tuple(CODERS.values())):
+        return None
+    raise TypeError(f"coder must be an lrpref coder ({', '.join(CODERS)}), a fitted KMeans / MiniBatchKMeans / "
+                    f"GaussianMixture or an array of centres (K, D); got {type(inner).__name__}")
 
 
 CODERS = {cls.__name__: cls for cls in (HardCoding, SoftCoding, LLCCoding, FisherCoding)}

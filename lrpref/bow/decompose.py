@@ -52,10 +52,17 @@ def bias_shares(bias, x, contributions, policy="active") -> np.ndarray:
     return bias * mass / total if total > 0 else np.zeros(len(x))
 
 
-def words_relevance(expansion, x, fx, bias="active"):
+def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=None):
     """Layer 3 of a sum-decomposable kernel (bow.md §3.1, S14):
 
-    .. math:: R^{(3)}_d = \\beta_d(b) + \\sum_{i=1}^{S} a_i\\,\\kappa_d(x_{i(d)}, x_{(d)}).
+    .. math:: R^{(3)}_d = \\beta_d(b') + \\sum_{i=1}^{S} a_i\\,[\\kappa_d(x_{i(d)}, x_{(d)}) - \\kappa_d(x_{i(d)}, 0)],
+              \\qquad b' = b + \\sum_d\\sum_i a_i\\,\\kappa_d(x_{i(d)}, 0)
+
+    (:math:`b' = b` for every kernel with :math:`\\kappa(\\cdot, 0) = 0`; the constant part of
+    scikit-learn's ``additive_chi2_kernel`` joins the bias, bow.md §3.1). With steps between
+    the histogram and the classifier, 0 is replaced by ``reference``, the image of the empty
+    histogram, so every relevance is relative to the absence of the word and passes the steps
+    unchanged; the ``"active"`` bias policy then reads the activity of ``histogram``.
 
     Parameters
     ----------
@@ -68,27 +75,35 @@ def words_relevance(expansion, x, fx, bias="active"):
     Returns
     -------
     relevance : (V,) ndarray
-    row : LedgerRow, absorbed ``bias`` = the part of :math:`b` no dimension received.
+    row : LedgerRow, absorbed ``bias`` = the part of :math:`b'` no dimension received.
     """
-    contributions = expansion.contributions(x)
-    shares = bias_shares(expansion.intercept, x, contributions, bias)
+    contributions = expansion.contributions(x, reference)
+    intercept = expansion.intercept + expansion.offset(reference)
+    shares = bias_shares(intercept, x if histogram is None else histogram, contributions, bias)
     relevance = shares + contributions
-    row = ledger_row("layer 3: f -> words", fx, relevance.sum(), bias=expansion.intercept - shares.sum())
+    row = ledger_row("layer 3: f -> words", fx, relevance.sum(), bias=intercept - shares.sum())
     return relevance, row
 
 
-def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none"):
-    """Layer 3 of a differentiable kernel by a Taylor expansion at a root (bow.md §3.2, S15).
+def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", bias="active",
+                           empty=None, histogram=None):
+    """Layer 3 of a differentiable kernel by an expansion at a root (bow.md §3.2; :mod:`.taylor`).
 
     Returns the relevance, the :class:`~lrpref.bow.taylor.TaylorResult` and a ledger row
     whose absorbed ``root_value`` is the part of :math:`f(x_0)` not shared out and
-    ``taylor_remainder`` the rest of :math:`f(x) - \\sum_d R_d` (second order in
-    :math:`\\lVert x - x_0\\rVert`).
+    ``taylor_remainder`` (first order: second order in :math:`\\lVert x - x_0\\rVert`) or
+    ``quadrature`` (integrated gradients: the quadrature error) the rest of
+    :math:`f(x) - \\sum_d R_d`. With ``root="empty"`` the reference value :math:`f(0)` is shared
+    by the ``bias`` policy (:func:`bias_shares`) and what is not shared is absorbed as ``bias``.
     """
-    result = taylor(expansion, x, fx, refine=refine, root=root, residual=residual)
+    result = taylor(expansion, x, fx, refine=refine, root=root, residual=residual, method=method, empty=empty,
+                    share=lambda amount, relevance: bias_shares(amount, x if histogram is None else histogram,
+                                                                relevance, bias))
     root_value = result.f_root - result.root_share
-    row = ledger_row("layer 3: f -> words (Taylor)", fx, result.relevance.sum(), root_value=root_value,
-                     taylor_remainder=result.residual - root_value)
+    remainder = {"taylor": "taylor_remainder", "integrated": "quadrature"}[method]
+    start = {"bias": root_value} if result.status == "empty" else {"root_value": root_value}
+    row = ledger_row(f"layer 3: f -> words ({'Taylor' if method == 'taylor' else 'integrated gradients'})", fx,
+                     result.relevance.sum(), **start, **{remainder: result.residual - root_value})
     return result.relevance, result, row
 
 

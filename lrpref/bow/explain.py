@@ -2,15 +2,21 @@
 
 :func:`explain` takes a fitted model — a :class:`~sklearn.pipeline.Pipeline` or a tuple of
 its steps: a :class:`BagOfWords` (or a :class:`~sklearn.pipeline.FeatureUnion` of them, one
-per channel, for multiple kernels), optionally a :class:`KernelMatrix`, then the classifier —
-and one image, and runs the decomposition of bow.md §9:
+per channel, for multiple kernels), optionally steps such as ``Normalizer`` or
+``TfidfTransformer`` (:mod:`.steps`) and a :class:`KernelMatrix`, then the classifier — and
+one image, and runs the decomposition of bow.md §9:
 
-1. local features, codes, pooled and normalised BoW vector :math:`x` (per channel);
-2. :math:`f(x) = b + \\sum_i a_i k(x_i, x)`, checked against the classifier's own
-   ``decision_function``;
-3. layer 3 (S14 for decomposable kernels, S15 Taylor otherwise), passed unchanged through
-   the normalisation (§3.4);
+1. local features, codes, pooled and normalised BoW vector :math:`x` (per channel), then
+   the steps: :math:`y = T(x)`;
+2. :math:`f(y) = b + \\sum_i a_i k(y_i, y)`, checked against the classifier's own
+   ``decision_function`` (after the steps' own ``transform``);
+3. layer 3 on :math:`y` (S14 for decomposable kernels; for the others an expansion at a
+   root, :mod:`.taylor`), then each step as a layer with its ledger row (:mod:`.steps`), then
+   the bag's normalisation (passed unchanged, §3.4);
 4. layer 2 per channel (S19-S23), layer 1 per channel (S24/S25); pixel maps of the channels add.
+
+:func:`explain_histogram` starts at step 2 for histograms computed outside lrpref: the
+caller gives the codes and the supports of the local features.
 
 Optional tiling (bow.md §5, [BACH15] Fig 6): the same on the features of each tile,
 averaged over the tiles covering each pixel.
@@ -18,6 +24,7 @@ averaged over the tiles covering each pixel.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,15 +42,23 @@ from .decompose import (
     words_relevance,
     words_relevance_taylor,
 )
+from .coding import prefit_coder
 from .features import LocalFeatures, Supports, as_grey_image
 from .models import read_classifier
 from .pipeline import BagOfWords, KernelMatrix
-from .pooling import share_weights
+from .pooling import check_pooling, pool, share_weights
+from .steps import read_step
+from .taylor import EXPANSIONS, ROOTS
 
-__all__ = ["explain", "Explanation", "ChannelRelevance", "Tiling", "PAPER_TILES"]
+__all__ = ["explain", "explain_histogram", "Explanation", "ChannelRelevance", "Tiling", "PAPER_TILES",
+           "DEFAULT_EXPANSION", "DEFAULT_ROOT"]
 
 PAPER_TILES = (102, 34)
-LAYER3_METHODS = ("auto", "decompose", "taylor")
+LAYER3_METHODS = ("auto", "decompose", *EXPANSIONS)
+#: The expansion and root search used for non-decomposable kernels by default, chosen by the
+#: localisation benchmark (benchmarks/bow_localisation.py, docs/bow.md).
+DEFAULT_EXPANSION = "integrated"
+DEFAULT_ROOT = "empty"
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,8 @@ class Explanation:
     target : the explained class
     channels : list of ChannelRelevance
     taylor : TaylorResult or None
-        Root, :math:`f(x_0)`, root status and remainder when layer 3 used the Taylor rule.
+        Reference point, :math:`f(x_0)`, its status, the expansion and its remainder when layer 3
+        used an expansion (non-decomposable kernels).
     tiling : Tiling or None
     """
 
@@ -112,64 +128,150 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class _Channel:
+    """One feature channel: its name, weight :math:`\\beta_u`, pooling, whether codes are signed,
+    and the BagOfWords that makes its vector (None for codes given by the caller)."""
+
+    name: str
+    weight: float
+    pooling: object
+    signed: bool
+    bag: BagOfWords | None = None
+    width: int = 0
+
+    def vector(self, codes):
+        """:math:`\\beta_u x^{(u)}` from the codes of the channel."""
+        if self.bag is not None:
+            return self.weight * self.bag.bow_vector(codes)[1]
+        return self.weight * pool(codes, self.pooling)
+
+
+@dataclass(frozen=True)
 class _Model:
-    channels: list  # (name, BagOfWords, weight)
+    channels: list  # of _Channel
+    steps: list  # fitted scikit-learn steps between the histograms and the classifier (KernelMatrix excluded)
+    layers: list  # the steps read as layers (lrpref.bow.steps.Step), forward order
     kernel_matrix: KernelMatrix | None
     classifier: object
+    training_x: np.ndarray | None  # histograms of the training set, before the steps
+    training_labels: np.ndarray | None
 
     @property
-    def training_bow(self):
+    def width(self):
+        return sum(c.width for c in self.channels)
+
+    def transform(self, X):
+        """The steps' own ``transform`` (scikit-learn's numbers), before any KernelMatrix."""
+        for step in self.steps:
+            X = step.transform(X)
+        return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+
+    @property
+    def training_inputs(self):
+        """The classifier's training inputs in the space the kernel acts on (after the steps)."""
         if self.kernel_matrix is not None:
             return self.kernel_matrix.X_fit_
-        return np.concatenate([w * bag.training_bow_ for _, bag, w in self.channels], axis=1)
-
-    def bow_vectors(self, codes):
-        """The weighted BoW vector of each channel, :math:`\\beta_u x^{(u)}`, from its codes."""
-        return [weight * bag.bow_vector(c)[1] for (_, bag, weight), c in zip(self.channels, codes)]
+        return None if self.training_x is None else self.transform(self.training_x)
 
     def classifier_input(self, x):
-        X = x[None, :]
+        X = self.transform(x[None, :])
         return X if self.kernel_matrix is None else self.kernel_matrix.transform(X)
 
+    def forward(self, x):
+        """The inputs of every layer and the classifier's input: ``[x, T_1(x), ..., y]``."""
+        values = [x]
+        for layer in self.layers:
+            values.append(layer.forward(values[-1]))
+        return values
 
-def _resolve(model) -> _Model:
-    if isinstance(model, Pipeline):
-        steps = [step for _, step in model.steps if step not in (None, "passthrough")]
-    elif isinstance(model, (tuple, list)):
-        steps = list(model)
-    else:
-        raise TypeError(f"explain needs a Pipeline or a tuple (bag, [kernel_matrix,] classifier), got "
-                        f"{type(model).__name__}")
-    if len(steps) < 2:
-        raise ValueError(f"the model needs a BagOfWords step and a classifier, got {len(steps)} step(s)")
-    front, middle, classifier = steps[0], steps[1:-1], steps[-1]
+
+def _check_fitted(step):
+    try:
+        check_is_fitted(step)
+    except NotFittedError as error:
+        raise NotFittedError(f"the model is not fitted ({type(step).__name__} is not): fit it before explain") from error
+
+
+def _bag_channels(front):
     if isinstance(front, BagOfWords):
-        channels = [("bow", front, 1.0)]
+        named = [("bow", front, 1.0)]
     elif isinstance(front, FeatureUnion):
         weights = front.transformer_weights or {}
-        channels = [(name, bag, float(weights.get(name, 1.0))) for name, bag in front.transformer_list
-                    if bag != "drop"]
-        for name, bag, weight in channels:
+        named = [(name, bag, float(weights.get(name, 1.0))) for name, bag in front.transformer_list if bag != "drop"]
+        for name, bag, weight in named:
             if not isinstance(bag, BagOfWords):
-                raise TypeError(f"FeatureUnion channel {name!r} is {type(bag).__name__}, not a BagOfWords")
+                raise TypeError(f"FeatureUnion channel {name!r} is {type(bag).__name__}, not a BagOfWords: each channel "
+                                "of a multiple-kernel model is a BagOfWords (its features may be your own function)")
             if not weight > 0:
                 raise ValueError(f"FeatureUnion weight of channel {name!r} must be positive, got {weight}")
     else:
         raise TypeError(f"the first step must be a BagOfWords or a FeatureUnion of BagOfWords, got "
-                        f"{type(front).__name__}")
-    if len(middle) > 1 or (middle and not isinstance(middle[0], KernelMatrix)):
-        names = [type(step).__name__ for step in middle]
-        raise TypeError(f"between the bag of words and the classifier only a KernelMatrix step is allowed, got {names}")
-    kernel_matrix = middle[0] if middle else None
-    for step, attribute in [(bag, "coder_") for _, bag, _ in channels] + [(kernel_matrix, "X_fit_"), (classifier, None)]:
-        if step is None:
-            continue
-        try:
-            check_is_fitted(step, attribute)
-        except NotFittedError as error:
-            raise NotFittedError(f"the model is not fitted ({type(step).__name__} is not): call fit(images, labels) "
-                                 "before explain") from error
-    return _Model(channels, kernel_matrix, classifier)
+                        f"{type(front).__name__}; to explain a classifier on histograms you computed yourself, "
+                        "use bow.explain_histogram(classifier, codes, supports)")
+    channels = []
+    for name, bag, weight in named:
+        if not hasattr(bag, "coder_"):
+            if bag.coder is None or prefit_coder(bag.coder) is None:
+                raise NotFittedError(f"the model is not fitted (BagOfWords {name!r} is not): call fit(images, labels) "
+                                     "before explain, or give it a codebook fitted elsewhere (KMeans, "
+                                     "GaussianMixture, centres)")
+            bag = copy.copy(bag).fit()  # prefit parts only, nothing to learn (a clone would unfit them)
+        channels.append(_Channel(name, weight, check_pooling(bag.pooling, bag.coder_.signed), bag.coder_.signed, bag,
+                                 bag.n_features_out_))
+    return channels
+
+
+def _split_steps(model):
+    """The steps of a Pipeline or tuple, nested Pipelines flattened ("passthrough" and None dropped)."""
+    if isinstance(model, Pipeline):
+        parts = [step for _, step in model.steps]
+    elif isinstance(model, (tuple, list)):
+        parts = list(model)
+    else:
+        return [model]
+    return [step for part in parts if part not in (None, "passthrough")
+            for step in (_split_steps(part) if isinstance(part, Pipeline) else [part])]
+
+
+def _middle(middle, classifier):
+    """The steps between histograms and classifier: (sklearn steps, their layers, KernelMatrix or None)."""
+    kernel_matrix = None
+    if middle and isinstance(middle[-1], KernelMatrix):
+        kernel_matrix, middle = middle[-1], middle[:-1]
+    if any(isinstance(step, KernelMatrix) for step in middle):
+        raise TypeError("a KernelMatrix step must come right before SVC(kernel='precomputed')")
+    for step in middle + ([kernel_matrix] if kernel_matrix is not None else []) + [classifier]:
+        _check_fitted(step)
+    layers = [layer for step in middle for layer in read_step(step)]
+    return list(middle), layers, kernel_matrix
+
+
+def _training(channels, training_bow, training_labels):
+    if training_bow is not None:
+        training_bow = np.asarray(training_bow, dtype=np.float64)
+        width = sum(c.width for c in channels)
+        if training_bow.ndim != 2 or training_bow.shape[1] != width:
+            raise ValueError(f"training_bow must be (n_train, {width}) histograms as fed to the step after the bag "
+                             f"of words, got shape {training_bow.shape}")
+    elif all(c.bag is not None and hasattr(c.bag, "training_bow_") for c in channels):
+        training_bow = np.concatenate([c.weight * c.bag.training_bow_ for c in channels], axis=1)
+    if training_labels is None and channels and channels[0].bag is not None:
+        training_labels = getattr(channels[0].bag, "training_labels_", None)
+    return training_bow, training_labels
+
+
+def _resolve(model, training_bow=None, training_labels=None) -> _Model:
+    steps = _split_steps(model)
+    if not isinstance(model, (Pipeline, tuple, list)):
+        raise TypeError(f"explain needs a Pipeline or a tuple (bag, [steps...,] classifier), got "
+                        f"{type(model).__name__}; to explain a classifier on histograms you computed yourself, use "
+                        "bow.explain_histogram(classifier, codes, supports)")
+    if len(steps) < 2:
+        raise ValueError(f"the model needs a BagOfWords step and a classifier, got {len(steps)} step(s)")
+    channels = _bag_channels(steps[0])
+    middle, layers, kernel_matrix = _middle(steps[1:-1], steps[-1])
+    training_bow, training_labels = _training(channels, training_bow, training_labels)
+    return _Model(channels, middle, layers, kernel_matrix, steps[-1], training_bow, training_labels)
 
 
 @dataclass(frozen=True)
@@ -186,48 +288,60 @@ class _Options:
 
 
 def _layer3_method(kernel, layer3):
-    """``"decompose"`` (S14) or ``"taylor"`` (S15) for this kernel and the ``layer3`` option."""
+    """``"decompose"`` (S14), ``"taylor"`` (S15) or ``"integrated"`` for this kernel and the ``layer3`` option."""
     if layer3 not in LAYER3_METHODS:
         raise ValueError(f"layer3 must be one of {LAYER3_METHODS}, got {layer3!r}")
     if layer3 == "auto":
         if kernel.decomposable:
             return "decompose"
         if kernel.differentiable:
-            return "taylor"
-        raise TypeError(f"kernel {kernel!r} has neither a sum decomposition nor a gradient")
+            return DEFAULT_EXPANSION
+        raise TypeError(f"kernel {kernel!r} has neither a sum decomposition nor a gradient: a Sum is explained when "
+                        "all its parts are decomposable (exact rule) or all are differentiable (expansions); "
+                        "the nearest alternative to hellinger in a Sum with RBF / ExpChi2 is chi2 (both)")
     if layer3 == "decompose" and not kernel.decomposable:
-        raise TypeError(f"layer3='decompose' needs a sum-decomposable kernel; {kernel!r} has no sum decomposition")
-    if layer3 == "taylor" and not kernel.differentiable:
-        raise TypeError(f"layer3='taylor' needs a differentiable kernel; {kernel!r} has no gradient")
+        raise TypeError(f"layer3='decompose' needs a sum-decomposable kernel; {kernel!r} has no sum decomposition: "
+                        f"use layer3='integrated' (exact path decomposition) or 'taylor'")
+    if layer3 in EXPANSIONS and not kernel.differentiable:
+        raise TypeError(f"layer3={layer3!r} needs a differentiable kernel; {kernel!r} has no gradient: use "
+                        "layer3='decompose'")
     return layer3
 
 
 def _decompose(expansion, model, local, codes, options):
-    """Layers 3 -> 2 -> 1 of one image (or tile) given each channel's features and codes."""
-    vectors = model.bow_vectors(codes)
-    x = np.concatenate(vectors)
-    fx = float(expansion(x[None, :])[0])
+    """Layers 3 -> steps -> 2 -> 1 of one image (or tile) given each channel's features and codes."""
+    vectors = [channel.vector(c) for channel, c in zip(model.channels, codes)]
+    values = model.forward(np.concatenate(vectors))
+    x, y = values[0], values[-1]
+    fx = float(expansion(y[None, :])[0])
     taylor_result = None
-    if _layer3_method(expansion.kernel, options.layer3) == "decompose":
-        words, top = words_relevance(expansion, x, fx, options.bias)
+    method = _layer3_method(expansion.kernel, options.layer3)
+    empty = model.forward(np.zeros(len(x)))[-1]  # the image of the empty histogram: the reference
+    if method == "decompose":
+        relevance, top = words_relevance(expansion, y, fx, options.bias, empty, x)
     else:
-        words, taylor_result, top = words_relevance_taylor(expansion, x, fx, options.refine, options.root,
-                                                            options.taylor_residual)
-    rows = [top, ledger_row("normalisation: words -> pooled words", words.sum(), words.sum())]
+        relevance, taylor_result, top = words_relevance_taylor(expansion, y, fx, options.refine, options.root,
+                                                               options.taylor_residual, method, options.bias, empty, x)
+    rows = [top]
+    for layer, layer_input in reversed(list(zip(model.layers, values[:-1]))):
+        relevance, row = layer.relevance(layer_input, relevance)
+        rows.append(row)
+    words = relevance
+    rows.append(ledger_row("normalisation: words -> pooled words", words.sum(), words.sum()))
     channels, start = [], 0
     single = len(model.channels) == 1
-    for (name, bag, _), features_u, codes_u, x_u in zip(model.channels, local, codes, vectors):
+    for channel, features_u, codes_u, x_u in zip(model.channels, local, codes, vectors):
         words_u = words[start:start + len(x_u)]
         start += len(x_u)
-        tag = "" if single else f" [{name}]"
-        weights = share_weights(codes_u, float(bag.pooling))
-        epsilon = default_epsilon(weights, bag.coder_.signed) if options.epsilon is None else float(options.epsilon)
+        tag = "" if single else f" [{channel.name}]"
+        weights = share_weights(codes_u, channel.pooling)
+        epsilon = default_epsilon(weights, channel.signed) if options.epsilon is None else float(options.epsilon)
         features, row2 = features_relevance(weights, words_u, epsilon, options.zero_dim,
                                             f"layer 2{tag}: words -> local features")
         pixels, row1 = pixels_relevance(features_u.supports, features, options.projection, options.clip,
                                         f"layer 1{tag}: local features -> pixels")
         rows += [row2, row1]
-        channels.append(ChannelRelevance(name, features_u, x_u, words_u, features, pixels))
+        channels.append(ChannelRelevance(channel.name, features_u, x_u, words_u, features, pixels))
     return x, fx, words, channels, rows, taylor_result
 
 
@@ -280,25 +394,78 @@ def _sum_rows(rows):
                       **{kind: sum(r.absorbed[kind][0] for r in rows) for kind in first.absorbed})
 
 
+def _explained(model, target, codes):
+    """The classifier read for ``target`` (default: the predicted class), and ``target``."""
+    training = model.training_inputs
+    width = training.shape[1] if model.kernel_matrix is not None else None
+    if width is None:
+        width = len(model.forward(np.zeros(model.width))[-1])
+    kernel = None if model.kernel_matrix is None else model.kernel_matrix.kernel
+    labels = model.training_labels
+
+    def read(label):
+        return read_classifier(model.classifier, label, width, training, kernel, labels)
+
+    if target is None:
+        read(model.classifier.classes_[0])  # checks the model before predict uses it
+        x = np.concatenate([channel.vector(c) for channel, c in zip(model.channels, codes)])
+        target = model.classifier.predict(model.classifier_input(x))[0]
+    return read(target), target
+
+
+def _options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual):
+    if bias not in BIAS_POLICIES:
+        raise ValueError(f"bias must be one of {BIAS_POLICIES}, got {bias!r}")
+    if root not in ROOTS:  # checked here too: a decomposable kernel never reaches the root search
+        raise ValueError(f"root must be one of {ROOTS}, got {root!r}")
+    return _Options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual)
+
+
+def _run(model, local, codes, shape, target, options, tiles):
+    explained, target = _explained(model, target, codes)
+    expansion = explained.expansion
+    x, fx, words, channels, rows, taylor_result = _decompose(expansion, model, local, codes, options)
+    reference = float(np.ravel(explained.reference(model.classifier_input(x)))[0])
+    if not abs(reference - fx) <= 1e-8 * max(1.0, abs(reference)):
+        raise ValueError(f"the classifier's decision_function gives {reference!r} but b + sum_i a_i k(x_i, x) gives "
+                         f"{fx!r}: the support vectors read from the model do not match it (was the classifier "
+                         "trained on these histograms? give training_bow=... as fed to the step after the bag of words)")
+    if tiles is None:
+        return Explanation(sum(c.pixels for c in channels), np.concatenate([c.features for c in channels]), words,
+                           fx, Ledger(rows), x, target, channels, taylor_result)
+    pixels, features, words_tiled, tile_rows, tiling = _tiled(expansion, model, local, codes, options, tiles, shape)
+    return Explanation(pixels, np.concatenate(features), words_tiled, fx, Ledger(tile_rows), x, target, channels,
+                       None, tiling)
+
+
 def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=None, zero_dim="drop",
-            projection="uniform", clip=True, root="line", refine=0, taylor_residual="none", tiles=None):
+            projection="uniform", clip=True, root=DEFAULT_ROOT, refine=0, taylor_residual="none", tiles=None,
+            training_bow=None, training_labels=None):
     """Explain the decision of a fitted bag-of-words classifier on one image (bow.md §9).
 
     Parameters
     ----------
     model : Pipeline or tuple
-        ``(BagOfWords | FeatureUnion of BagOfWords, [KernelMatrix,] classifier)``; the
-        classifier is a binary ``SVC`` (``kernel="linear"``, ``"rbf"``, ``"precomputed"`` or a
-        :mod:`lrpref.bow.kernels` kernel), a linear model with ``coef_`` (``LinearSVC``,
-        ``LogisticRegression``) or a ``OneVsRestClassifier`` of those.
+        ``(BagOfWords | FeatureUnion of BagOfWords, [steps...,] [KernelMatrix,] classifier)``.
+        The classifier is an ``SVC`` (``kernel="linear"``, ``"rbf"``, ``"poly"``,
+        ``"sigmoid"``, ``"precomputed"``, a :mod:`lrpref.bow.kernels` kernel or a
+        :mod:`sklearn.metrics.pairwise` kernel function, binary or one-vs-one multi-class),
+        a linear model with ``coef_`` (``LinearSVC``, ``LogisticRegression``), or a
+        ``OneVsRestClassifier`` / ``OneVsOneClassifier`` of those. Steps between the
+        histograms and the classifier: :data:`lrpref.bow.steps.SUPPORTED_STEPS`.
     image : (H, W) or (H, W, 3) array
-    target : a label of ``classes_``, default the predicted class
-        Explaining ``classes_[0]`` of a binary model explains :math:`-f` (bow.md §2.6).
+    target : a label of ``classes_``, a pair ``(a, b)``, or None (the predicted class)
+        Explaining ``classes_[0]`` of a binary model explains :math:`-f` (bow.md §2.6). With a
+        one-vs-one classifier, ``(a, b)`` explains the pairwise decision :math:`f_{ab}` and a
+        class ``k`` its one-vs-rest confidence :math:`\\sum_{j\\ne k} f_{kj}`
+        (:mod:`lrpref.bow.models`).
     bias : {"active", "uniform", "proportional", "none"}
         Bias share policy of layer 3 for decomposable kernels (§3.1). ``"active"`` (default)
         makes the explanation exact end to end (§6.1).
-    layer3 : {"auto", "decompose", "taylor"}
-        ``"auto"``: the exact rule S14 when the kernel is sum-decomposable, else Taylor (S15).
+    layer3 : {"auto", "decompose", "taylor", "integrated"}
+        ``"auto"``: the exact rule S14 when the kernel is sum-decomposable, else
+        :data:`DEFAULT_EXPANSION`. ``"taylor"``: first-order Taylor at a root (S15);
+        ``"integrated"``: the exact path decomposition from a root (:mod:`lrpref.bow.taylor`).
     epsilon : float or None
         Layer-2 stabiliser (S22); None = 0 for non-negative codes, :math:`10^{-9}\\,\\mathrm{mean}|z|` for signed.
     zero_dim : {"drop", "uniform"}
@@ -307,43 +474,77 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
         Layer 1 rule (S24 / S25).
     clip : bool
         Divide by the clipped support (default) or by the nominal one (losing the outside part).
-    root : {"line", "strict"}; refine : int; taylor_residual : {"none", "uniform", "rescale"}
-        Root search, refinement steps and remainder policy of the Taylor rule (§3.2).
+    root : {"empty", "line", "gradient", "strict"}; refine : int; taylor_residual : {"none", "uniform", "rescale"}
+        Reference point of the expansions (§3.2): the empty histogram (default
+        :data:`DEFAULT_ROOT`; :math:`f(0)` is shared like the bias), Bach et al. 2015's line
+        search, the nearest root along the gradient, or the line search that raises when it
+        finds no root; refinement steps of the line search and remainder policy.
     tiles : None, True or (size, offset)
         Tiling mode; True = (102, 34) as in [BACH15] Fig 6.
+    training_bow : (n_train, V) array or None
+        The training histograms as fed to the step after the bag of words; needed for
+        callable and precomputed kernels when the BagOfWords was not fitted on the training
+        images (prefit parts). Default: the BagOfWords' ``training_bow_``.
+    training_labels : (n_train,) array or None
+        Needed only for a OneVsOneClassifier of callable-kernel SVCs. Default: the BagOfWords'
+        ``training_labels_``.
 
     Returns
     -------
     Explanation
     """
-    if bias not in BIAS_POLICIES:
-        raise ValueError(f"bias must be one of {BIAS_POLICIES}, got {bias!r}")
-    options = _Options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual)
-    model = _resolve(model)
+    options = _options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual)
+    model = _resolve(model, training_bow, training_labels)
     grey = as_grey_image(image)
-    local = [bag.features_.extract(grey) for _, bag, _ in model.channels]
-    codes = [bag.encode(features_u) for (_, bag, _), features_u in zip(model.channels, local)]
-    width = sum(bag.n_features_out_ for _, bag, _ in model.channels)
-    kernel = None if model.kernel_matrix is None else model.kernel_matrix.kernel
-    classes = model.classifier.classes_
-    explained = read_classifier(model.classifier, classes[0] if target is None else target, width,
-                                model.training_bow, kernel)  # checks the model before predict uses it
-    if target is None:
-        target = model.classifier.predict(model.classifier_input(np.concatenate(model.bow_vectors(codes))))[0]
-        explained = read_classifier(model.classifier, target, width, model.training_bow, kernel)
-    expansion = explained.expansion
-    x, fx, words, channels, rows, taylor_result = _decompose(expansion, model, local, codes, options)
-    reference = model.classifier.decision_function(model.classifier_input(x))
-    reference = explained.sign * float(np.ravel(reference)[0] if explained.column is None else reference[0, explained.column])
-    if not abs(reference - fx) <= 1e-8 * max(1.0, abs(reference)):
-        raise ValueError(f"the classifier's decision_function gives {reference!r} but b + sum_i a_i k(x_i, x) gives "
-                         f"{fx!r}: the support vectors read from the model do not match it (was the classifier "
-                         "trained on this bag of words' training BoW?)")
-    if tiles is None:
-        return Explanation(sum(c.pixels for c in channels), np.concatenate([c.features for c in channels]), words,
-                           fx, Ledger(rows), x, target, channels, taylor_result)
-    pixels, features, words_tiled, tile_rows, tiling = _tiled(expansion, model, local, codes, options, tiles,
-                                                              grey.shape)
-    return Explanation(pixels, np.concatenate(features), words_tiled, fx, Ledger(tile_rows), x, target, channels,
-                       None, tiling)
+    local = [channel.bag.features_.extract(grey) for channel in model.channels]
+    codes = [channel.bag.encode(features_u) for channel, features_u in zip(model.channels, local)]
+    return _run(model, local, codes, grey.shape, target, options, tiles)
 
+
+def explain_histogram(model, codes, supports, target=None, *, pooling="sum", histogram=None, training_bow=None,
+                      training_labels=None, bias="active", layer3="auto", epsilon=None, zero_dim="drop",
+                      projection="uniform", clip=True, root=DEFAULT_ROOT, refine=0, taylor_residual="none",
+                      tiles=None):
+    """Explain a fitted classifier on histograms computed outside lrpref (bow.md §9 from step 2).
+
+    Parameters
+    ----------
+    model : classifier, Pipeline or tuple ``([steps...,] [KernelMatrix,] classifier)``
+        Everything after the histogram, exactly as fitted (see :func:`explain`).
+    codes : (M, V) array
+        The code of each local feature of the image, :math:`m_{jd}` (one-hot rows for hard
+        assignment).
+    supports : Supports
+        The pixel support of each local feature (:class:`~lrpref.bow.Supports`, e.g.
+        ``Supports.discs(centres, radii, sigma, image_shape)``).
+    pooling : "sum", float or inf
+        How the histogram pools the codes: ``"sum"`` (counts, default), ``1.0`` (mean),
+        p-means, ``inf`` (max) (§2.4).
+    histogram : (V,) array, optional
+        The histogram the caller computed; checked against the pooled codes.
+    training_bow, training_labels :
+        The training histograms (and labels) the classifier was fitted on; needed for
+        callable and precomputed kernels (their SVC keeps no support vectors).
+    Other parameters as in :func:`explain`.
+    """
+    options = _options(bias, layer3, epsilon, zero_dim, projection, clip, root, refine, taylor_residual)
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or not np.all(np.isfinite(codes)):
+        raise ValueError(f"codes must be a finite 2-D array (M local features, V words), got shape {codes.shape}")
+    if not isinstance(supports, Supports) or len(supports) != len(codes):
+        raise ValueError(f"supports must be a bow.Supports with one support per code row ({len(codes)})")
+    signed = bool(np.any(codes < 0))
+    channel = _Channel("bow", 1.0, check_pooling(pooling, signed), signed, None, codes.shape[1])
+    if histogram is not None:
+        histogram = np.asarray(histogram, dtype=np.float64)
+        pooled = channel.vector(codes)
+        if histogram.shape != pooled.shape or not np.allclose(histogram, pooled, rtol=1e-10, atol=1e-12):
+            raise ValueError(f"the histogram given is not the {pooling!r} pooling of the codes (largest difference "
+                             f"{np.max(np.abs(histogram - pooled)) if histogram.shape == pooled.shape else 'shape'}); "
+                             "check pooling=")
+    steps = _split_steps(model)
+    middle, layers, kernel_matrix = _middle(steps[:-1], steps[-1])
+    training_bow, training_labels = _training([channel], training_bow, training_labels)
+    resolved = _Model([channel], middle, layers, kernel_matrix, steps[-1], training_bow, training_labels)
+    local = [LocalFeatures(np.zeros((len(codes), 0)), supports)]
+    return _run(resolved, local, [codes], supports.image_shape, target, options, tiles)

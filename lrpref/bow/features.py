@@ -29,7 +29,8 @@ from skimage.transform import downscale_local_mean
 from skimage.util import view_as_windows
 from sklearn.base import BaseEstimator
 
-__all__ = ["Supports", "LocalFeatures", "DenseFeatures", "KeypointFeatures", "as_grey_image"]
+__all__ = ["Supports", "LocalFeatures", "DenseFeatures", "KeypointFeatures", "FunctionFeatures", "as_features",
+           "as_grey_image"]
 
 BOX, DISC, ROTATED_SQUARE = 0, 1, 2
 
@@ -390,3 +391,70 @@ class KeypointFeatures(BaseEstimator):
             sift.positions, self.LAMBDA_DESCR * (1 + 1 / self.N_HIST) * sigma, sift.orientations,
             self.LAMBDA_DESCR * sigma, image.shape)
         return LocalFeatures(np.asarray(sift.descriptors, dtype=np.float64), supports)
+
+
+SUPPORT_SHAPES = ("disc", "square")
+
+
+class FunctionFeatures(BaseEstimator):
+    """Local features computed by the user's function (the features protocol of ``BagOfWords``).
+
+    ``function(image) -> (descriptors, positions, scales)`` receives the grey float image
+    (:func:`as_grey_image`) and returns ``descriptors`` (M, D), ``positions`` (M, 2) the
+    centres as (row, col) in pixels and ``scales`` (M,) or one number: the radius of each
+    feature's support in pixels. The support is the disc of that radius (``support="disc"``)
+    or the square of that half-side (``"square"``), with a Gaussian window of std
+    ``scale / 2`` for ``projection="gaussian"``.
+
+    A ``function`` is code: :func:`lrpref.bow.save` refuses it (save the classifier and rebuild
+    the ``BagOfWords`` around the function after loading).
+    """
+
+    def __init__(self, function=None, support="disc"):
+        self.function = function
+        self.support = support
+
+    def extract(self, image) -> LocalFeatures:
+        if not callable(self.function):
+            raise TypeError(f"FunctionFeatures needs a callable image -> (descriptors, positions, scales), got "
+                            f"{self.function!r}")
+        if self.support not in SUPPORT_SHAPES:
+            raise ValueError(f"support must be one of {SUPPORT_SHAPES}, got {self.support!r}")
+        output = self.function(image)
+        if not (isinstance(output, tuple) and len(output) == 3):
+            raise ValueError(f"the features function must return (descriptors, positions, scales), got "
+                             f"{type(output).__name__}{'' if not isinstance(output, tuple) else f' of {len(output)}'}")
+        descriptors = np.asarray(output[0], dtype=np.float64)
+        if descriptors.ndim == 1 and descriptors.size == 0:
+            descriptors = descriptors.reshape(0, 0)
+        if descriptors.ndim != 2:
+            raise ValueError(f"descriptors must be a 2-D array (M, D), got shape {descriptors.shape}")
+        n = len(descriptors)
+        positions = np.asarray(output[1], dtype=np.float64).reshape(-1, 2) if n else np.zeros((0, 2))
+        scales = np.broadcast_to(np.asarray(output[2], dtype=np.float64), (n,)).copy() if n else np.zeros(0)
+        if len(positions) != n:
+            raise ValueError(f"the features function gave {n} descriptors but {len(positions)} positions")
+        for name, values in (("descriptors", descriptors), ("positions", positions), ("scales", scales)):
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"the features function returned non-finite {name}")
+        if np.any(scales <= 0):
+            raise ValueError("scales (support radii in pixels) must be positive")
+        if self.support == "disc":
+            supports = Supports.discs(positions, scales, scales / 2.0, image.shape)
+        else:
+            low = np.floor(positions - scales[:, None] + 0.5).astype(np.int64)
+            high = np.floor(positions + scales[:, None] + 0.5).astype(np.int64)
+            supports = Supports.boxes(np.stack([low[:, 0], high[:, 0], low[:, 1], high[:, 1]], axis=1), scales / 2.0,
+                                      image.shape)
+        return LocalFeatures(descriptors, supports)
+
+
+def as_features(features):
+    """The features step of a ``BagOfWords``: an lrpref extractor, any object with
+    ``extract(image) -> LocalFeatures``, or a callable wrapped in :class:`FunctionFeatures`."""
+    if hasattr(features, "extract"):
+        return features
+    if callable(features):
+        return FunctionFeatures(features)
+    raise TypeError(f"features must be DenseFeatures, KeypointFeatures, an object with extract(image) -> "
+                    f"LocalFeatures or a callable image -> (descriptors, positions, scales); got {features!r}")

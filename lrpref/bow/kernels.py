@@ -9,30 +9,68 @@ what layer 3 needs:
 * a **differentiable** kernel (bow.md §3.2) gives
   :math:`\\nabla_z \\sum_i a_i k(x_i, z)` (``gradient``), used by the Taylor rule (S15).
 
-Linear, histogram intersection and additive chi2 (in the positive-definite form
-:math:`2ab/(a+b)`) are both; Hellinger is decomposable only; RBF and exponential chi2 are
+Linear, histogram intersection, additive chi2 in the positive-definite form
+:math:`2ab/(a+b)` and scikit-learn's additive chi2 :math:`-(a-b)^2/(a+b)` are both;
+Hellinger is decomposable only; RBF, exponential chi2, polynomial and sigmoid are
 differentiable only. :class:`Sum` combines kernels over feature channels (bow.md §2.6 S12,
-§3.3). All kernels with :math:`\\kappa(0,\\cdot)=0` are used on purpose (bow.md §3.1:
-sklearn's ``additive_chi2_kernel`` has :math:`\\kappa(0,b)=-b` and leaks relevance onto
-inactive dimensions).
+§3.3).
+
+A decomposable kernel's contributions are taken relative to the empty histogram,
+:math:`c_d = \\sum_i a_i[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, 0)]` (or its image under
+the steps before the classifier); the constant :math:`\\sum_d\\sum_i a_i\\kappa(x_{i(d)}, 0)`
+(``offset``) does not depend on :math:`x` and joins the bias. It is 0 for every kernel with :math:`\\kappa(\\cdot, 0) = 0`; for
+scikit-learn's ``additive_chi2_kernel`` (:math:`\\kappa(a, 0) = -a`) it keeps relevance off
+the inactive dimensions, where layer 2 could not deliver it (bow.md §3.1).
+
+:func:`as_kernel` recognises scikit-learn's own kernels wherever a kernel is given: the
+functions of :mod:`sklearn.metrics.pairwise` (``linear_kernel``, ``rbf_kernel``,
+``chi2_kernel``, ``additive_chi2_kernel``, ``polynomial_kernel``, ``sigmoid_kernel``), also
+wrapped in :func:`functools.partial` with their parameters.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
-from sklearn.metrics.pairwise import additive_chi2_kernel, chi2_kernel, rbf_kernel
+from sklearn.metrics import pairwise
+from sklearn.metrics.pairwise import additive_chi2_kernel, chi2_kernel, polynomial_kernel, rbf_kernel, sigmoid_kernel
 
 __all__ = [
-    "Kernel", "Linear", "HistogramIntersection", "Chi2", "Hellinger", "RBF", "ExpChi2", "Sum",
-    "linear", "histogram_intersection", "chi2", "hellinger", "rbf", "exp_chi2", "from_dict",
+    "Kernel", "Linear", "HistogramIntersection", "Chi2", "AdditiveChi2", "Hellinger", "RBF", "ExpChi2", "Poly",
+    "Sigmoid", "Sum", "linear", "histogram_intersection", "chi2", "additive_chi2", "hellinger", "rbf", "exp_chi2",
+    "from_dict", "as_kernel", "SKLEARN_KERNELS",
 ]
 
 _CHUNK_ELEMENTS = 1 << 22
 
 
+def _row_chunks(n_rows, row_elements):
+    """Slices of at most ``_CHUNK_ELEMENTS / row_elements`` rows covering ``range(n_rows)``."""
+    rows = max(1, _CHUNK_ELEMENTS // max(1, row_elements))
+    return [slice(i, i + rows) for i in range(0, n_rows, rows)]
+
+
+def _batched(gradient):
+    """Let ``gradient(self, support, coef, Z)`` written for a batch (n, V) also take one point (V,)."""
+
+    @functools.wraps(gradient)
+    def wrapper(self, support, coef, z):
+        z = np.asarray(z, dtype=np.float64)
+        out = gradient(self, np.asarray(support, dtype=np.float64), np.asarray(coef, dtype=np.float64),
+                       np.atleast_2d(z))
+        return out[0] if z.ndim == 1 else out
+
+    return wrapper
+
+
+def _dense(X):
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+
+
 def _pair(X, Y):
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
+    X, Y = _dense(X), _dense(Y)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
         raise ValueError(f"kernel inputs must be 2-D with the same number of features, got {X.shape} and {Y.shape}")
     return X, Y
@@ -88,14 +126,34 @@ class _Additive(Kernel):
         return self._gram(X, Y)
 
     def _gram(self, X, Y):
-        rows = max(1, _CHUNK_ELEMENTS // max(1, Y.size))
-        return np.concatenate([self.kappa(X[i:i + rows, None, :], Y[None]).sum(axis=2)
-                               for i in range(0, len(X), rows)] or [np.zeros((0, len(Y)))])
+        return np.concatenate([self.kappa(X[rows, None, :], Y[None]).sum(axis=2)
+                               for rows in _row_chunks(len(X), Y.size)] or [np.zeros((0, len(Y)))])
 
-    def contributions(self, support, coef, x) -> np.ndarray:
-        """:math:`c_d = \\sum_i a_i\\,\\kappa(x_{i(d)}, x_{(d)})` for support vectors ``support`` (S, V),
-        dual coefficients ``coef`` (S,) and one BoW vector ``x`` (V,) (bow.md §3.1, S14)."""
-        return np.asarray(coef) @ self.kappa(np.asarray(support), np.asarray(x)[None, :])
+    def contributions(self, support, coef, x, reference=0.0) -> np.ndarray:
+        """:math:`c_d = \\sum_i a_i\\,[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, r_d)]` for support
+        vectors ``support`` (S, V), dual coefficients ``coef`` (S,), one BoW vector ``x`` (V,) and
+        the reference ``reference`` :math:`r` (the empty histogram 0, or its image under the steps
+        before the classifier) (bow.md §3.1, S14; the part at the reference is :meth:`offset`)."""
+        support = np.asarray(support, dtype=np.float64)
+        at_reference = self.kappa(support, np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:]))
+        return np.asarray(coef) @ (self.kappa(support, np.asarray(x)[None, :]) - at_reference)
+
+    def offset(self, support, coef, reference=0.0) -> float:
+        """:math:`\\sum_d\\sum_i a_i\\,\\kappa(x_{i(d)}, r_d)`: the kernel part of :math:`f(r)`, a constant
+        that joins the bias (0 when :math:`r = 0` and :math:`\\kappa(\\cdot, 0) = 0`)."""
+        support = np.asarray(support, dtype=np.float64)
+        at_reference = self.kappa(support, np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:]))
+        return float(np.asarray(coef) @ at_reference.sum(axis=1))
+
+    def slope(self, a, b):
+        """Elementwise :math:`\\partial_b\\kappa(a, b)` (differentiable additive kernels)."""
+        raise NotImplementedError
+
+    @_batched
+    def gradient(self, support, coef, Z):
+        """:math:`\\partial_{z_d}\\sum_i a_i k(x_i, z) = \\sum_i a_i\\,\\partial_b\\kappa(x_{i(d)}, z_d)` for each row of ``Z``."""
+        return np.concatenate([np.einsum("s,nsv->nv", coef, self.slope(support[None], Z[rows, None, :]))
+                               for rows in _row_chunks(len(Z), support.size)])
 
 
 class Linear(_Additive):
@@ -111,8 +169,9 @@ class Linear(_Additive):
     def _gram(self, X, Y):
         return X @ Y.T
 
-    def gradient(self, support, coef, z):
-        return np.asarray(coef) @ np.asarray(support)
+    @_batched
+    def gradient(self, support, coef, Z):
+        return np.broadcast_to(coef @ support, Z.shape).copy()
 
 
 class HistogramIntersection(_Additive):
@@ -125,10 +184,8 @@ class HistogramIntersection(_Additive):
     def kappa(self, a, b):
         return np.minimum(a, b)
 
-    def gradient(self, support, coef, z):
-        support = np.asarray(support)
-        step = (z[None, :] < support) + 0.5 * (z[None, :] == support)
-        return np.asarray(coef) @ step
+    def slope(self, a, b):
+        return (b < a) + 0.5 * (b == a)
 
 
 class Chi2(_Additive):
@@ -150,12 +207,36 @@ class Chi2(_Additive):
     def _gram(self, X, Y):
         return 0.5 * (X.sum(axis=1)[:, None] + Y.sum(axis=1)[None, :] + additive_chi2_kernel(X, Y))
 
-    def gradient(self, support, coef, z):
-        support = np.asarray(support)
-        total = support + z[None, :]
+    def slope(self, a, b):
+        total = a + b
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(total > 0, 2.0 * support ** 2 / np.where(total > 0, total, 1.0) ** 2, 0.0)
-        return np.asarray(coef) @ step
+            return np.where(total > 0, 2.0 * a ** 2 / np.where(total > 0, total, 1.0) ** 2, 0.0)
+
+
+class AdditiveChi2(_Additive):
+    """scikit-learn's ``additive_chi2_kernel``: :math:`\\kappa(a, b) = -(a-b)^2/(a+b)` (0 if a+b=0).
+
+    :math:`\\kappa(a, 0) = -a \\ne 0`: the contributions are taken relative to the empty
+    histogram and the constant :math:`-\\sum_i a_i\\sum_d x_{i(d)}` joins the bias (see the module
+    docstring). Gradient :math:`\\partial_b\\kappa = -(b-a)(b+3a)/(a+b)^2`, one-sided :math:`-1`
+    at :math:`a = b = 0`. Inputs must be non-negative.
+    """
+
+    name = "additive_chi2"
+    differentiable = True
+
+    def kappa(self, a, b):
+        total = a + b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, -((a - b) ** 2) / np.where(total > 0, total, 1.0), 0.0)
+
+    def _gram(self, X, Y):
+        return additive_chi2_kernel(X, Y)
+
+    def slope(self, a, b):
+        total = a + b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, -(b - a) * (b + 3 * a) / np.where(total > 0, total, 1.0) ** 2, -1.0)
 
 
 class Hellinger(_Additive):
@@ -187,10 +268,6 @@ class _GammaKernel(Kernel):
     def __call__(self, X, Y):
         return type(self).gram(*_pair(X, Y), gamma=self.gamma)
 
-    def _values(self, support, z):
-        """:math:`k(x_i, z)` for every support vector, (S,)."""
-        return type(self).gram(support, z[None, :], gamma=self.gamma)[:, 0]
-
 
 class RBF(_GammaKernel):
     """:math:`k(x, z) = \\exp(-\\gamma\\lVert x - z\\rVert^2)` (sklearn ``rbf_kernel``).
@@ -201,9 +278,10 @@ class RBF(_GammaKernel):
     name = "rbf"
     gram = rbf_kernel
 
-    def gradient(self, support, coef, z):
-        support = np.asarray(support)
-        return -2.0 * self.gamma * ((np.asarray(coef) * self._values(support, z)) @ (z[None, :] - support))
+    @_batched
+    def gradient(self, support, coef, Z):
+        weights = self(Z, support) * coef  # (n, S)
+        return -2.0 * self.gamma * (weights.sum(axis=1)[:, None] * Z - weights @ support)
 
 
 class ExpChi2(_GammaKernel):
@@ -217,13 +295,65 @@ class ExpChi2(_GammaKernel):
     name = "exp_chi2"
     gram = chi2_kernel
 
-    def gradient(self, support, coef, z):
-        support = np.asarray(support)
-        total = z[None, :] + support
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = np.where(total > 0, (z[None, :] - support) * (z[None, :] + 3 * support)
-                             / np.where(total > 0, total, 1.0) ** 2, 1.0)
-        return -self.gamma * ((np.asarray(coef) * self._values(support, z)) @ slope)
+    @_batched
+    def gradient(self, support, coef, Z):
+        weights = self(Z, support) * coef  # (n, S)
+        return self.gamma * np.concatenate([
+            np.einsum("ns,nsv->nv", weights[rows], additive_chi2.slope(support[None], Z[rows, None, :]))
+            for rows in _row_chunks(len(Z), support.size)])
+
+
+class _DotKernel(Kernel):
+    """A kernel :math:`g(\\gamma\\,x\\cdot z + c_0)` of the dot product; gradient
+    :math:`\\nabla_z = \\sum_i a_i\\,\\gamma\\,g'(\\gamma\\,x_i\\cdot z + c_0)\\,x_i`."""
+
+    differentiable = True
+
+    def __init__(self, gamma=1.0, coef0=1.0):
+        self.gamma = float(gamma)
+        self.coef0 = float(coef0)
+
+    def params(self):
+        return {"gamma": self.gamma, "coef0": self.coef0}
+
+    def derivative(self, t):
+        raise NotImplementedError
+
+    @_batched
+    def gradient(self, support, coef, Z):
+        inner = self.gamma * (Z @ support.T) + self.coef0
+        return self.gamma * (self.derivative(inner) * coef) @ support
+
+
+class Poly(_DotKernel):
+    """:math:`k(x, z) = (\\gamma\\,x\\cdot z + c_0)^{p}` (sklearn ``polynomial_kernel``, ``SVC(kernel="poly")``)."""
+
+    name = "poly"
+
+    def __init__(self, degree=3, gamma=1.0, coef0=1.0):
+        super().__init__(gamma, coef0)
+        self.degree = degree
+
+    def params(self):
+        return {"degree": self.degree, **super().params()}
+
+    def __call__(self, X, Y):
+        return polynomial_kernel(*_pair(X, Y), degree=self.degree, gamma=self.gamma, coef0=self.coef0)
+
+    def derivative(self, t):
+        return self.degree * t ** (self.degree - 1)
+
+
+class Sigmoid(_DotKernel):
+    """:math:`k(x, z) = \\tanh(\\gamma\\,x\\cdot z + c_0)` (sklearn ``sigmoid_kernel``, ``SVC(kernel="sigmoid")``)."""
+
+    name = "sigmoid"
+
+    def __call__(self, X, Y):
+        return sigmoid_kernel(*_pair(X, Y), gamma=self.gamma, coef0=self.coef0)
+
+    def derivative(self, t):
+        return 1.0 - np.tanh(t) ** 2
 
 
 class Sum(Kernel):
@@ -272,20 +402,27 @@ class Sum(Kernel):
             raise ValueError(f"Sum kernel expects {self.bounds[-1]} features (sizes {self.sizes}), got {X.shape[1]}")
         return sum(w * k(X[:, s], Y[:, s]) for (k, w), s in zip(self.parts, self._slices()))
 
-    def contributions(self, support, coef, x):
+    def contributions(self, support, coef, x, reference=0.0):
         support = np.asarray(support)
-        return np.concatenate([w * k.contributions(support[:, s], coef, x[s])
+        reference = np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:])
+        return np.concatenate([w * k.contributions(support[:, s], coef, x[s], reference[s])
                                for (k, w), s in zip(self.parts, self._slices())])
 
-    def gradient(self, support, coef, z):
+    def offset(self, support, coef, reference=0.0):
         support = np.asarray(support)
-        return np.concatenate([w * k.gradient(support[:, s], coef, z[s])
-                               for (k, w), s in zip(self.parts, self._slices())])
+        reference = np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:])
+        return sum(w * k.offset(support[:, s], coef, reference[s]) for (k, w), s in zip(self.parts, self._slices()))
+
+    def gradient(self, support, coef, z):
+        support, z = np.asarray(support), np.asarray(z)
+        return np.concatenate([w * k.gradient(support[:, s], coef, z[..., s])
+                               for (k, w), s in zip(self.parts, self._slices())], axis=-1)
 
 
 linear = Linear()
 histogram_intersection = HistogramIntersection()
 chi2 = Chi2()
+additive_chi2 = AdditiveChi2()
 hellinger = Hellinger()
 
 
@@ -299,7 +436,8 @@ def exp_chi2(gamma=1.0) -> ExpChi2:
     return ExpChi2(gamma)
 
 
-_BY_NAME = {cls.name: cls for cls in (Linear, HistogramIntersection, Chi2, Hellinger, RBF, ExpChi2)}
+_BY_NAME = {cls.name: cls for cls in (Linear, HistogramIntersection, Chi2, AdditiveChi2, Hellinger, RBF, ExpChi2,
+                                      Poly, Sigmoid)}
 
 
 def from_dict(description) -> Kernel:
@@ -311,3 +449,66 @@ def from_dict(description) -> Kernel:
     if name not in _BY_NAME:
         raise ValueError(f"unknown kernel {name!r}; known: {sorted(_BY_NAME) + ['sum']}")
     return _BY_NAME[name](**params)
+
+
+def _default_gamma(gamma, n_features):
+    return 1.0 / n_features if gamma is None else float(gamma)
+
+
+#: scikit-learn kernel functions -> the lrpref kernel computing the same Gram matrix, from the
+#: function's keyword arguments (defaults filled in) and the number of features.
+SKLEARN_KERNELS = {
+    "linear_kernel": lambda p, n: Linear(),
+    "rbf_kernel": lambda p, n: RBF(_default_gamma(p["gamma"], n)),
+    "chi2_kernel": lambda p, n: ExpChi2(p["gamma"]),
+    "additive_chi2_kernel": lambda p, n: AdditiveChi2(),
+    "polynomial_kernel": lambda p, n: Poly(p["degree"], _default_gamma(p["gamma"], n), p["coef0"]),
+    "sigmoid_kernel": lambda p, n: Sigmoid(_default_gamma(p["gamma"], n), p["coef0"]),
+}
+_NEAREST = {
+    "laplacian_kernel": "it has no gradient where x_d = z_d; the nearest supported kernels are rbf_kernel "
+                        "(bow.kernels.RBF) and chi2_kernel (bow.kernels.ExpChi2)",
+    "cosine_similarity": "it is the linear kernel on L2-normalised vectors: put sklearn.preprocessing.Normalizer('l2') "
+                         "before SVC(kernel='linear')",
+}
+
+
+def sklearn_function(kernel):
+    """``(name, keyword arguments with defaults)`` of a :mod:`sklearn.metrics.pairwise` kernel
+    function or a :func:`functools.partial` of one (positional arguments after X, Y included);
+    ``(None, None)`` for anything else."""
+    function, args, keywords = kernel, (), {}
+    if isinstance(kernel, functools.partial):
+        function, args, keywords = kernel.func, kernel.args, dict(kernel.keywords)
+    name = getattr(function, "__name__", None)
+    if name is None or getattr(pairwise, name, None) is not function:
+        return None, None
+    bound = inspect.signature(function).bind(None, None, *args, **keywords)
+    bound.apply_defaults()
+    params = {k: v for k, v in bound.arguments.items() if k not in ("X", "Y")}
+    return name, params
+
+
+def as_kernel(kernel, n_features=None) -> Kernel:
+    """The :class:`Kernel` computing the same Gram matrix as ``kernel``.
+
+    ``kernel`` is a :class:`Kernel` (returned as is) or a scikit-learn kernel function of
+    :data:`SKLEARN_KERNELS`, possibly a :func:`functools.partial` with its parameters;
+    ``n_features`` resolves their ``gamma=None`` (:math:`1/V`, as scikit-learn does). Any
+    other callable raises ``TypeError`` naming the supported kernels and the nearest one.
+    """
+    if isinstance(kernel, Kernel):
+        return kernel
+    name, params = sklearn_function(kernel)
+    if name in SKLEARN_KERNELS:
+        if n_features is None and params.get("gamma", 0) is None:
+            raise ValueError(f"{name} with gamma=None needs the number of features to resolve gamma = 1/n_features")
+        return SKLEARN_KERNELS[name](params, n_features)
+    supported = ("lrpref.bow.kernels (linear, histogram_intersection, chi2, additive_chi2, hellinger, RBF, ExpChi2, "
+                 f"Poly, Sigmoid, Sum) and the sklearn.metrics.pairwise functions {sorted(SKLEARN_KERNELS)}, "
+                 "also in functools.partial")
+    if name in _NEAREST:
+        raise TypeError(f"cannot explain the kernel {name}: {_NEAREST[name]}. Supported kernels: {supported}")
+    raise TypeError(f"kernel {kernel!r} is Python code lrpref cannot decompose or differentiate. Supported kernels: "
+                    f"{supported}. The nearest alternative for a custom additive kernel: write it as a subclass of "
+                    "lrpref.bow.kernels.Kernel with kappa (decomposable) or gradient (differentiable)")

@@ -19,9 +19,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .coding import SoftCoding
-from .features import DenseFeatures, LocalFeatures, as_grey_image
-from .kernels import Kernel
+from .coding import SoftCoding, prefit_coder
+from .features import DenseFeatures, LocalFeatures, as_features, as_grey_image
+from .kernels import as_kernel
 from .pooling import check_normalization, check_pooling, normalize, pool
 
 __all__ = ["BagOfWords", "KernelMatrix", "as_image_list"]
@@ -48,12 +48,18 @@ class BagOfWords(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    features : DenseFeatures or KeypointFeatures, default DenseFeatures()
-        Local features and their pixel supports (§2.2).
-    coder : HardCoding, SoftCoding, LLCCoding or FisherCoding, default SoftCoding()
-        The mapping :math:`m` and its codebook (§2.3).
-    pooling : float
-        :math:`p \\ge 1` of the p-means, ``float("inf")`` for max pooling (§2.4).
+    features : DenseFeatures, KeypointFeatures, FunctionFeatures, a callable or an object with ``extract``
+        Local features and their pixel supports (§2.2). A callable ``image -> (descriptors,
+        positions, scales)`` is wrapped in :class:`~lrpref.bow.FunctionFeatures`; an object
+        with ``extract(grey image) -> LocalFeatures`` is used as is. Default ``DenseFeatures()``.
+    coder : an lrpref coder, or a codebook fitted elsewhere
+        The mapping :math:`m` and its codebook (§2.3). An lrpref coder (``HardCoding``,
+        ``SoftCoding``, ``LLCCoding``, ``FisherCoding``; default ``SoftCoding()``) is fitted by
+        ``fit``. A fitted ``KMeans`` / ``MiniBatchKMeans`` / ``GaussianMixture`` or an array of
+        centres is used as given, never refitted (:func:`lrpref.bow.coding.prefit_coder`).
+    pooling : float or "sum"
+        :math:`p \\ge 1` of the p-means, ``float("inf")`` for max pooling, ``"sum"`` for the
+        sum (a histogram of counts) (§2.4).
     normalize : {"l1", "l2", "power", "improved", "none"}
         Normalisation of the pooled vector (§2.5).
     power : float
@@ -66,7 +72,9 @@ class BagOfWords(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     features_, coder_ : the fitted extractor and coder (clones of the parameters)
-    training_bow_ : (n_images, V) ndarray, the BoW vectors of the training images
+    training_bow_ : (n_images, V) ndarray, the BoW vectors of the training images (absent
+        when ``fit()`` was called without images on prefit parts)
+    training_labels_ : (n_images,) ndarray or None, the labels ``y`` given to ``fit``
     n_features_out_ : int, V
     """
 
@@ -80,13 +88,25 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         self.max_descriptors = max_descriptors
         self.random_state = random_state
 
-    def fit(self, X, y=None):
-        """Learn the codebook from the local features of the images ``X``; keep their BoW vectors."""
-        images = as_image_list(X)
-        features = clone(self.features) if self.features is not None else DenseFeatures()
-        coder = clone(self.coder) if self.coder is not None else SoftCoding()
+    def fit(self, X=None, y=None):
+        """Learn the codebook from the local features of the images ``X``; keep their BoW vectors (and ``y``).
+
+        With a codebook fitted elsewhere nothing is learnt; ``X`` may then be None (no
+        ``training_bow_`` is kept).
+        """
+        features = as_features(self.features) if self.features is not None else DenseFeatures()
+        features = clone(features) if hasattr(features, "get_params") else features
+        prefit = prefit_coder(self.coder) if self.coder is not None else None
+        coder = prefit if prefit is not None else (clone(self.coder) if self.coder is not None else SoftCoding())
         check_pooling(self.pooling, coder.signed)
         check_normalization(self.normalize)
+        self.training_labels_ = None if y is None else np.asarray(y)
+        if prefit is not None:
+            self.features_, self.coder_, self.n_features_out_ = features, coder, int(coder.n_dimensions_)
+            if X is not None:
+                self.training_bow_ = self._transform(as_image_list(X))
+            return self
+        images = as_image_list(X)
         rng = np.random.default_rng(self.random_state)
         per_image = -(-int(self.max_descriptors) // len(images))
         sample = []
@@ -105,7 +125,7 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None):
-        """``fit(X)`` and the BoW vectors of ``X`` (computed once)."""
+        """``fit(X, y)`` and the BoW vectors of ``X`` (computed once)."""
         return self.fit(X, y).training_bow_.copy()
 
     def transform(self, X):
@@ -141,16 +161,18 @@ class KernelMatrix(TransformerMixin, BaseEstimator):
     """BoW vectors -> kernel matrix against the training BoW, for ``SVC(kernel="precomputed")``.
 
     ``fit(X)`` keeps ``X_fit_``; ``transform(Z)`` returns ``kernel(Z, X_fit_)`` (n, n_train).
-    Explanations read the support vectors as ``X_fit_[svc.support_]`` (bow.md §2.6).
+    ``kernel`` is a :mod:`lrpref.bow.kernels` kernel or a scikit-learn kernel function
+    (:func:`lrpref.bow.kernels.as_kernel`). Explanations read the support vectors as
+    ``X_fit_[svc.support_]`` (bow.md §2.6).
     """
 
     def __init__(self, kernel=None):
         self.kernel = kernel
 
     def fit(self, X, y=None):
-        if not isinstance(self.kernel, Kernel):
-            raise TypeError(f"KernelMatrix needs a lrpref.bow.kernels kernel, got {self.kernel!r}")
-        self.X_fit_ = np.array(X, dtype=np.float64)
+        X = np.array(X, dtype=np.float64)
+        as_kernel(self.kernel, X.shape[1])  # refuses what cannot be explained, naming what can
+        self.X_fit_ = X
         return self
 
     def transform(self, X):

@@ -19,14 +19,17 @@ __all__ = ["pool", "share_weights", "normalize", "NORMALIZATIONS", "check_poolin
 NORMALIZATIONS = ("none", "l1", "l2", "power", "improved")
 
 
-def check_pooling(p, signed: bool) -> float:
-    """Validate the pooling exponent ``p`` (a float in [1, inf]); signed codes allow 1 and inf only."""
+def check_pooling(p, signed: bool):
+    """Validate the pooling: ``"sum"`` (the histogram of counts, :math:`\\sum_j m_{jd}`) or the
+    exponent ``p`` (a float in [1, inf]) of the p-means; signed codes allow "sum", 1 and inf only."""
+    if isinstance(p, str) and p == "sum":
+        return p
     try:
         p = float(p)
     except (TypeError, ValueError):
-        raise ValueError(f"pooling must be a number p >= 1 or inf (max pooling), got {p!r}") from None
+        raise ValueError(f"pooling must be 'sum' or a number p >= 1 or inf (max pooling), got {p!r}") from None
     if not p >= 1.0:
-        raise ValueError(f"pooling must be a number p >= 1 or inf (max pooling), got {p!r}")
+        raise ValueError(f"pooling must be 'sum' or a number p >= 1 or inf (max pooling), got {p!r}")
     if signed and p not in (1.0, np.inf):
         raise ValueError(f"signed codes allow pooling=1 (sum) or inf (max) only, got {p!r} (bow.md §2.4)")
     return p
@@ -54,13 +57,16 @@ def pool(codes, p) -> np.ndarray:
     .. math:: \\bar x_{(d)} = \\Big(M^{-1}\\sum_{j=1}^M m_{jd}^{\\,p}\\Big)^{1/p},\\qquad
               \\bar x_{(d)} = \\max_j m_{jd}\\ \\ (p=\\infty).
 
-    ``p = 1`` is the mean (valid for signed codes). For ``1 < p < inf`` the codes must be
+    ``p = 1`` is the mean (valid for signed codes), ``p = "sum"`` the sum :math:`\\sum_j m_{jd}`
+    (a histogram of counts for hard codes). For ``1 < p < inf`` the codes must be
     non-negative; the mean is computed relative to the column maximum so large ``p`` does
     not overflow. An image with no feature pools to the zero vector.
     """
     codes = np.asarray(codes, dtype=np.float64)
     if len(codes) == 0:
         return np.zeros(codes.shape[1])
+    if p == "sum":
+        return codes.sum(axis=0)
     if p == np.inf:
         return codes.max(axis=0)
     if p == 1.0:
@@ -72,7 +78,7 @@ def pool(codes, p) -> np.ndarray:
 def share_weights(codes, p) -> np.ndarray:
     """Weights ``w[j, d]`` of the layer-2 rule (bow.md §4.1-§4.3, S19-S21), shape (M, V).
 
-    * ``p = 1``: :math:`w_{jd} = m_{jd}` (signed codes allowed);
+    * ``p = 1`` or ``"sum"``: :math:`w_{jd} = m_{jd}` (signed codes allowed);
     * ``1 < p < inf``: :math:`w_{jd} = (m_{jd}/\\max_{j'} m_{j'd})^p` (the common factor
       cancels in the share :math:`w_{jd}/\\sum_{j'}w_{j'd} = m_{jd}^p/\\sum_{j'}m_{j'd}^p`);
     * ``p = inf``: :math:`w_{jd} = \\mathbb 1[m_{jd} = \\max_{j'} m_{j'd}]`, so ties split
@@ -80,7 +86,7 @@ def share_weights(codes, p) -> np.ndarray:
       column, exactly as for finite ``p``.
     """
     codes = np.asarray(codes, dtype=np.float64)
-    if p == 1.0:
+    if p == "sum" or p == 1.0:
         return codes
     if p == np.inf:
         top = codes.max(axis=0, initial=-np.inf)

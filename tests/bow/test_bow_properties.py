@@ -216,10 +216,13 @@ def test_05_expchi2_gradient_one_sided_at_zero():
     assert close(grad[0], -gamma * k)
 
 
+TAYLOR = dict(layer3="taylor", root="line")  # the rule of bow.md §3.2 (S15) and its root search ROOT
+
+
 @pytest.mark.parametrize("refine", [0, 3])
 def test_05_taylor_root_residual_and_domain(expchi2_model, test_images, refine):
     for image in test_images:
-        ex = bow.explain(expchi2_model, image, refine=refine)
+        ex = bow.explain(expchi2_model, image, refine=refine, **TAYLOR)
         t = ex.taylor
         assert t.status in ("bisection", "refined")
         assert abs(t.f_root) <= 1e-10 * max(1.0, abs(ex.f))
@@ -233,8 +236,8 @@ def test_05_taylor_root_residual_and_domain(expchi2_model, test_images, refine):
 
 def test_05_refinement_brings_the_root_nearer(expchi2_model, test_images):
     for image in test_images:
-        plain = bow.explain(expchi2_model, image).taylor
-        refined = bow.explain(expchi2_model, image, refine=5).taylor
+        plain = bow.explain(expchi2_model, image, **TAYLOR).taylor
+        refined = bow.explain(expchi2_model, image, refine=5, **TAYLOR).taylor
         x = bow.explain(expchi2_model, image).bow
         assert np.linalg.norm(x - refined.root) <= np.linalg.norm(x - plain.root)
 
@@ -268,7 +271,7 @@ def test_05_second_order_scaling(model_name, request, test_images):
     model = (fit_model(classifier=SVC(kernel="rbf", gamma=5.0, C=10.0)) if model_name == "rbf"
              else request.getfixturevalue(model_name))
     for image in test_images:
-        ex = bow.explain(model, image, refine=3)
+        ex = bow.explain(model, image, refine=3, **TAYLOR)
         expansion = read_classifier(model[-1], ex.target, len(ex.bow), model[0].training_bow_).expansion
         x0 = ex.taylor.root
         ok, spec, long = second_order(expansion, ex.bow, x0, expansion.gradient(x0))

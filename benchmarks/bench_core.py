@@ -139,7 +139,7 @@ def run_case(name, dtype, blocks, param_grads):
 
     for p in model.parameters():
         p.requires_grad_(False)
-    # the same computation: LRP-0 on a ReLU network is gradient × input (spec §3.12)
+    # the same computation: LRP-0 on a ReLU network is gradient × input (math.md §3.12)
     lrp0 = lr.explain(net, x, target=target, rule=lr.LRP0()).relevance
     check = np.abs(lrp0 - baseline().detach().numpy()).max() / np.abs(lrp0).max()
     t_ours, t_torch, ratio = paired_times(ours, baseline, blocks)

@@ -1,10 +1,10 @@
 """Faithfulness of the explanations of the bundled digits CNN (issue 6): AOPC and the PC curve.
 
-* Region perturbation (Samek et al. 2017, spec ``neural.md`` §14.4): MoRF order, the 16
+* Region perturbation (Samek et al. 2017, math.md §14.4): MoRF order, the 16
   non-overlapping 2×2 regions of an 8×8 digit, the logit of the predicted class after each
   step, AOPC = mean over k = 0..L of f(x) − f(x⁽ᵏ⁾); two replacement strategies: uniform
   noise (the paper's) and the per-channel mean of the image.
-* The Probability Change curve of seed 001 (spec §14.1): the fraction ρ = 0.1 … 0.9 of the
+* The Probability Change curve of Chen et al. 2024 (math.md §14.1): the fraction ρ = 0.1 … 0.9 of the
   *lowest*-ranked pixels removed (set to 0), P_c(X_ρ) − P_c(X); higher is better.
 
 Methods: the LRP composite EpsilonGammaBox, LRP-ε, IG (n = 10), gradient × input,

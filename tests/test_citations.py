@@ -13,10 +13,8 @@ Citations looked for (in the whole text of every ``lrpref/**/*.py``, ``docs/*.md
 * the research notes' own references — ``seed 001``, ``[SEED-004]``, ``[BACH15]`` — never
   resolve: papers are cited by authors and year.
 
-Files listed in ``PENDING`` still hold citations to convert (they belong to work in progress
-elsewhere; ``tools/fix_citations.py`` converts them); their test is an expected failure that
-must fail — a pending file that resolves fully is taken off the list. Any other file fails on
-its first unresolved citation, so no new one can come in.
+Every file fails on its first unresolved citation, so no new one can come in
+(``tools/fix_citations.py`` converts the old forms).
 """
 
 from __future__ import annotations
@@ -31,12 +29,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
-PENDING = [  # files with citations still to convert; the owners' branches edit them now
-    # the bag-of-words pipeline and its page
-    "lrpref/bow/coding.py", "lrpref/bow/decompose.py", "lrpref/bow/explain.py", "lrpref/bow/features.py",
-    "lrpref/bow/kernels.py", "lrpref/bow/models.py", "lrpref/bow/pipeline.py", "lrpref/bow/pooling.py",
-    "lrpref/bow/taylor.py", "docs/bow.md",
-]
 
 SECTION = r"[A-Z]?\d+(?:\.\d+)*"
 # a chain of sections with an optional qualifier: "spec ``neural.md`` §3.2, §3.4", "math.md §B2.3", "§14.4"
@@ -106,21 +98,10 @@ def unresolved(path: str) -> list[str]:
     return problems
 
 
-def test_the_pending_list_names_existing_files():
-    missing = [name for name in PENDING if not (ROOT / name).is_file()]
-    assert not missing, f"take these off PENDING: {missing}"
-
-
-@pytest.mark.parametrize("path", [p for p in scanned_files() if p not in PENDING])
+@pytest.mark.parametrize("path", scanned_files())
 def test_every_citation_resolves(path):
     problems = unresolved(path)
     assert not problems, "unresolved citations (tools/fix_citations.py converts most):\n" + "\n".join(problems)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
-    strict=True, reason="citations still to convert; take the file off PENDING once it resolves")) for p in PENDING])
-def test_pending_file_still_has_unresolved_citations(path):
-    assert not unresolved(path)
 
 
 def test_the_checker_and_the_converter_agree_on_examples():

@@ -1,11 +1,11 @@
-"""Codings ``m``: one local feature -> one vector in BoW space (bow.md §2.3).
+"""Codings ``m``: one local feature -> one vector in BoW space (math.md §B2.3).
 
 Each coder learns a codebook from descriptors (``fit``) and maps the ``M`` descriptors of
 an image to the code matrix ``m[j, d] = m_(d)(l_j)`` of shape (M, V) (``encode``).
-``signed`` says whether codes can be negative: it decides the pooling allowed (bow.md §2.4)
-and the default stabiliser of layer 2 (bow.md §4.5).
+``signed`` says whether codes can be negative: it decides the pooling allowed (math.md §B2.4)
+and the default stabiliser of layer 2 (math.md §B4.5).
 
-Codebooks (bow.md §8): ``"kmeans"`` (:class:`sklearn.cluster.KMeans` centres),
+Codebooks (math.md §B8): ``"kmeans"`` (:class:`sklearn.cluster.KMeans` centres),
 ``"minibatch"`` (:class:`sklearn.cluster.MiniBatchKMeans`) or ``"gmm"``
 (:class:`sklearn.mixture.GaussianMixture` means, diagonal covariances).
 
@@ -84,7 +84,7 @@ class _CodebookCoder(BaseEstimator):
 
 
 class HardCoding(_CodebookCoder):
-    """Hard vector quantisation (bow.md §2.3, S4).
+    """Hard vector quantisation (math.md §B2.3, S4).
 
     .. math:: m_{(d)}(l) = \\mathbb 1[d = \\arg\\min_k \\lVert l - c_k\\rVert_2]
 
@@ -105,7 +105,7 @@ class HardCoding(_CodebookCoder):
 
 
 class SoftCoding(_CodebookCoder):
-    """Gaussian kernel-codebook soft assignment (bow.md §2.3, S5).
+    """Gaussian kernel-codebook soft assignment (math.md §B2.3, S5).
 
     .. math:: m_{(d)}(l) = \\frac{\\exp(-\\lVert l-c_d\\rVert^2/2\\sigma^2)}
                               {\\sum_{k} \\exp(-\\lVert l-c_k\\rVert^2/2\\sigma^2)}
@@ -153,7 +153,7 @@ class SoftCoding(_CodebookCoder):
 
 
 class LLCCoding(_CodebookCoder):
-    """Locality-constrained linear coding, approximated form (bow.md §2.3, S6). Signed.
+    """Locality-constrained linear coding, approximated form (math.md §B2.3, S6). Signed.
 
     With :math:`N(l)` the ``k_nearest`` nearest words and :math:`Z = C_{N(l)} - \\mathbf 1 l^\\top`:
 
@@ -187,7 +187,7 @@ class LLCCoding(_CodebookCoder):
 
 
 class FisherCoding(BaseEstimator):
-    """Fisher-vector coding on a diagonal Gaussian mixture (bow.md §2.3, S7). Signed.
+    """Fisher-vector coding on a diagonal Gaussian mixture (math.md §B2.3, S7). Signed.
 
     With posteriors :math:`q_k(l)` (exactly ``GaussianMixture.predict_proba``) and
     :math:`u_{k} = (l - \\mu_k)/\\sigma_k`:

@@ -1,4 +1,4 @@
-"""The three decomposition steps f -> BoW dimensions -> local features -> pixels (bow.md §3-§5).
+"""The three decomposition steps f -> BoW dimensions -> local features -> pixels (math.md §B3-§B5).
 
 Each step returns the relevance it passes down and a :class:`lrpref.ledger.LedgerRow`
 (one sample) saying what it received, passed and absorbed, with every absorbed amount
@@ -31,7 +31,7 @@ def ledger_row(name, received, passed, **absorbed) -> LedgerRow:
 
 
 def bias_shares(bias, x, contributions, policy="active") -> np.ndarray:
-    """Bias shares :math:`\\beta_d(b)` of bow.md §3.1 (S14), summing to ``bias`` or to 0.
+    """Bias shares :math:`\\beta_d(b)` of math.md §B3.1 (S14), summing to ``bias`` or to 0.
 
     * ``"uniform"``: :math:`b/V`;
     * ``"active"``: :math:`b\\,\\mathbb 1[x_{(d)}\\ne0]/|A|`, :math:`A=\\{d: x_{(d)}\\ne0\\}`;
@@ -53,13 +53,13 @@ def bias_shares(bias, x, contributions, policy="active") -> np.ndarray:
 
 
 def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=None):
-    """Layer 3 of a sum-decomposable kernel (bow.md §3.1, S14):
+    """Layer 3 of a sum-decomposable kernel (math.md §B3.1, S14):
 
     .. math:: R^{(3)}_d = \\beta_d(b') + \\sum_{i=1}^{S} a_i\\,[\\kappa_d(x_{i(d)}, x_{(d)}) - \\kappa_d(x_{i(d)}, 0)],
               \\qquad b' = b + \\sum_d\\sum_i a_i\\,\\kappa_d(x_{i(d)}, 0)
 
     (:math:`b' = b` for every kernel with :math:`\\kappa(\\cdot, 0) = 0`; the constant part of
-    scikit-learn's ``additive_chi2_kernel`` joins the bias, bow.md §3.1). With steps between
+    scikit-learn's ``additive_chi2_kernel`` joins the bias, math.md §B3.1). With steps between
     the histogram and the classifier, 0 is replaced by ``reference``, the image of the empty
     histogram, so every relevance is relative to the absence of the word and passes the steps
     unchanged; the ``"active"`` bias policy then reads the activity of ``histogram``.
@@ -87,7 +87,7 @@ def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=No
 
 def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", bias="active",
                            empty=None, histogram=None):
-    """Layer 3 of a differentiable kernel by an expansion at a root (bow.md §3.2; :mod:`.taylor`).
+    """Layer 3 of a differentiable kernel by an expansion at a root (math.md §B3.2; :mod:`.taylor`).
 
     Returns the relevance, the :class:`~lrpref.bow.taylor.TaylorResult` and a ledger row
     whose absorbed ``root_value`` is the part of :math:`f(x_0)` not shared out and
@@ -108,14 +108,14 @@ def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="no
 
 
 def default_epsilon(weights, signed) -> float:
-    """Default stabiliser of bow.md §4.5: 0 for non-negative codes, :math:`10^{-9}\\,\\mathrm{mean}_d|z_d|` for signed ones."""
+    """Default stabiliser of math.md §B4.5: 0 for non-negative codes, :math:`10^{-9}\\,\\mathrm{mean}_d|z_d|` for signed ones."""
     if not signed:
         return 0.0
     return 1e-9 * float(np.mean(np.abs(weights.sum(axis=0)))) if weights.size else 0.0
 
 
 def features_relevance(weights, relevance, epsilon=0.0, zero_dim="drop", name="layer 2: words -> local features"):
-    """Layer 2 (bow.md §4, S19-S23): split each dimension's relevance over the local features.
+    """Layer 2 (math.md §B4, S19-S23): split each dimension's relevance over the local features.
 
     .. math:: R^{(2)}_j = \\sum_d R^{(3)}_d\\,\\frac{w_{jd}}{z_d + \\epsilon\\,\\mathrm{sign}(z_d)},
               \\qquad z_d = \\sum_j w_{jd},\\ \\mathrm{sign}(0) := +1,
@@ -153,7 +153,7 @@ def features_relevance(weights, relevance, epsilon=0.0, zero_dim="drop", name="l
 
 
 def pixels_relevance(supports, relevance, projection="uniform", clip=True, name="layer 1: local features -> pixels"):
-    """Layer 1 (bow.md §5, S24/S25): spread each feature's relevance over its support.
+    """Layer 1 (math.md §B5, S24/S25): spread each feature's relevance over its support.
 
     .. math:: R^{(1)}_q = \\sum_{j:\\,q\\in\\mathrm{area}(l_j)} R^{(2)}_j\\,\\frac{w_j(q)}{\\sum_{q'}w_j(q')},
 

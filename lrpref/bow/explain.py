@@ -1,10 +1,10 @@
-"""Pixel-wise explanation of a bag-of-words classifier (bow.md §9).
+"""Pixel-wise explanation of a bag-of-words classifier (math.md §B9).
 
 :func:`explain` takes a fitted model — a :class:`~sklearn.pipeline.Pipeline` or a tuple of
 its steps: a :class:`BagOfWords` (or a :class:`~sklearn.pipeline.FeatureUnion` of them, one
 per channel, for multiple kernels), optionally steps such as ``Normalizer`` or
 ``TfidfTransformer`` (:mod:`.steps`) and a :class:`KernelMatrix`, then the classifier — and
-one image, and runs the decomposition of bow.md §9:
+one image, and runs the decomposition of math.md §B9:
 
 1. local features, codes, pooled and normalised BoW vector :math:`x` (per channel), then
    the steps: :math:`y = T(x)`;
@@ -12,13 +12,13 @@ one image, and runs the decomposition of bow.md §9:
    ``decision_function`` (after the steps' own ``transform``);
 3. layer 3 on :math:`y` (S14 for decomposable kernels; for the others an expansion at a
    root, :mod:`.taylor`), then each step as a layer with its ledger row (:mod:`.steps`), then
-   the bag's normalisation (passed unchanged, §3.4);
+   the bag's normalisation (passed unchanged, §B3.4);
 4. layer 2 per channel (S19-S23), layer 1 per channel (S24/S25); pixel maps of the channels add.
 
 :func:`explain_histogram` starts at step 2 for histograms computed outside lrpref: the
 caller gives the codes and the supports of the local features.
 
-Optional tiling (bow.md §5, [BACH15] Fig 6): the same on the features of each tile,
+Optional tiling (math.md §B5, Bach et al. 2015 Fig 6): the same on the features of each tile,
 averaged over the tiles covering each pixel.
 """
 
@@ -76,7 +76,7 @@ class ChannelRelevance:
 @dataclass(frozen=True)
 class Tiling:
     """Tiles ``boxes`` (n, 4) as (row0, row1, col0, col1), their decision values ``f`` and the
-    number of tiles covering each pixel, ``coverage`` :math:`N(q)` (bow.md §5)."""
+    number of tiles covering each pixel, ``coverage`` :math:`N(q)` (math.md §B5)."""
 
     boxes: np.ndarray
     f: np.ndarray
@@ -441,7 +441,7 @@ def _run(model, local, codes, shape, target, options, tiles):
 def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=None, zero_dim="drop",
             projection="uniform", clip=True, root=DEFAULT_ROOT, refine=0, taylor_residual="none", tiles=None,
             training_bow=None, training_labels=None):
-    """Explain the decision of a fitted bag-of-words classifier on one image (bow.md §9).
+    """Explain the decision of a fitted bag-of-words classifier on one image (math.md §B9).
 
     Parameters
     ----------
@@ -455,13 +455,13 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
         histograms and the classifier: :data:`lrpref.bow.steps.SUPPORTED_STEPS`.
     image : (H, W) or (H, W, 3) array
     target : a label of ``classes_``, a pair ``(a, b)``, or None (the predicted class)
-        Explaining ``classes_[0]`` of a binary model explains :math:`-f` (bow.md §2.6). With a
+        Explaining ``classes_[0]`` of a binary model explains :math:`-f` (math.md §B2.6). With a
         one-vs-one classifier, ``(a, b)`` explains the pairwise decision :math:`f_{ab}` and a
         class ``k`` its one-vs-rest confidence :math:`\\sum_{j\\ne k} f_{kj}`
         (:mod:`lrpref.bow.models`).
     bias : {"active", "uniform", "proportional", "none"}
-        Bias share policy of layer 3 for decomposable kernels (§3.1). ``"active"`` (default)
-        makes the explanation exact end to end (§6.1).
+        Bias share policy of layer 3 for decomposable kernels (§B3.1). ``"active"`` (default)
+        makes the explanation exact end to end (§B6.1).
     layer3 : {"auto", "decompose", "taylor", "integrated"}
         ``"auto"``: the exact rule S14 when the kernel is sum-decomposable, else
         :data:`DEFAULT_EXPANSION`. ``"taylor"``: first-order Taylor at a root (S15);
@@ -469,18 +469,18 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
     epsilon : float or None
         Layer-2 stabiliser (S22); None = 0 for non-negative codes, :math:`10^{-9}\\,\\mathrm{mean}|z|` for signed.
     zero_dim : {"drop", "uniform"}
-        What layer 2 does with relevance on a dimension no feature reaches (§4.5).
+        What layer 2 does with relevance on a dimension no feature reaches (§B4.5).
     projection : {"uniform", "gaussian"}
         Layer 1 rule (S24 / S25).
     clip : bool
         Divide by the clipped support (default) or by the nominal one (losing the outside part).
     root : {"empty", "line", "gradient", "strict"}; refine : int; taylor_residual : {"none", "uniform", "rescale"}
-        Reference point of the expansions (§3.2): the empty histogram (default
+        Reference point of the expansions (§B3.2): the empty histogram (default
         :data:`DEFAULT_ROOT`; :math:`f(0)` is shared like the bias), Bach et al. 2015's line
         search, the nearest root along the gradient, or the line search that raises when it
         finds no root; refinement steps of the line search and remainder policy.
     tiles : None, True or (size, offset)
-        Tiling mode; True = (102, 34) as in [BACH15] Fig 6.
+        Tiling mode; True = (102, 34) as in Bach et al. 2015 Fig 6.
     training_bow : (n_train, V) array or None
         The training histograms as fed to the step after the bag of words; needed for
         callable and precomputed kernels when the BagOfWords was not fitted on the training
@@ -505,7 +505,7 @@ def explain_histogram(model, codes, supports, target=None, *, pooling="sum", his
                       training_labels=None, bias="active", layer3="auto", epsilon=None, zero_dim="drop",
                       projection="uniform", clip=True, root=DEFAULT_ROOT, refine=0, taylor_residual="none",
                       tiles=None):
-    """Explain a fitted classifier on histograms computed outside lrpref (bow.md §9 from step 2).
+    """Explain a fitted classifier on histograms computed outside lrpref (math.md §B9 from step 2).
 
     Parameters
     ----------
@@ -519,7 +519,7 @@ def explain_histogram(model, codes, supports, target=None, *, pooling="sum", his
         ``Supports.discs(centres, radii, sigma, image_shape)``).
     pooling : "sum", float or inf
         How the histogram pools the codes: ``"sum"`` (counts, default), ``1.0`` (mean),
-        p-means, ``inf`` (max) (§2.4).
+        p-means, ``inf`` (max) (§B2.4).
     histogram : (V,) array, optional
         The histogram the caller computed; checked against the pooled codes.
     training_bow, training_labels :

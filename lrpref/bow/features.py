@@ -1,11 +1,11 @@
-"""Local features of an image and their pixel supports (bow.md §2.2, §5, §8).
+"""Local features of an image and their pixel supports (math.md §B2.2, §B5, §B8).
 
 A local feature is a descriptor :math:`l_j \\in \\mathbb R^D` together with its support
 :math:`\\mathrm{area}(l_j)`, the set of pixels it describes. Layer 1 of the decomposition
-(bow.md §5) spreads the relevance of each feature over its support, so the support is part
+(math.md §B5) spreads the relevance of each feature over its support, so the support is part
 of the feature record (:class:`Supports`).
 
-Three support shapes cover the extractors of bow.md §8:
+Three support shapes cover the extractors of math.md §B8:
 
 * ``box``: an axis-aligned rectangle of pixels (dense raw patches, HOG blocks);
 * ``disc``: the pixels within a radius of a centre (DAISY);
@@ -13,7 +13,7 @@ Three support shapes cover the extractors of bow.md §8:
   (SIFT keypoints, skimage's own patch convention).
 
 Every support also carries the standard deviation of a Gaussian window centred on it, used
-by the weighted projection (bow.md §5, S25).
+by the weighted projection (math.md §B5, S25).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class Supports:
         return np.clip(self.box, 0, [height, height, width, width])
 
     def spread(self, values, gaussian=False, clip=True):
-        """Spread ``values[j]`` over the pixels of support ``j`` (bow.md §5, S24/S25).
+        """Spread ``values[j]`` over the pixels of support ``j`` (math.md §B5, S24/S25).
 
         .. math:: R_q = \\sum_{j:\\,q\\in\\mathrm{area}(l_j)} R_j\\,\\frac{w_j(q)}{\\sum_{q'} w_j(q')}
 
@@ -248,7 +248,7 @@ DESCRIPTORS = ("raw", "hog", "daisy")
 
 
 class DenseFeatures(BaseEstimator):
-    """Descriptors on a dense grid of square patches at several scales (bow.md §2.2, §8).
+    """Descriptors on a dense grid of square patches at several scales (math.md §B2.2, §B8).
 
     At scale ``s`` the image is reduced by ``s`` with a block mean
     (:func:`skimage.transform.downscale_local_mean`, image cropped to a multiple of ``s``)
@@ -346,7 +346,7 @@ class DenseFeatures(BaseEstimator):
 
 
 class KeypointFeatures(BaseEstimator):
-    """SIFT keypoints and descriptors from :class:`skimage.feature.SIFT` (bow.md §8).
+    """SIFT keypoints and descriptors from :class:`skimage.feature.SIFT` (math.md §B8).
 
     The support of keypoint ``j`` is skimage's own descriptor patch: the square of
     half-side :math:`\\lambda_{descr}(1+1/n_{hist})\\sigma_j` (7.5 sigma with the defaults)

@@ -305,7 +305,9 @@ def load(path):
 
     Raises :class:`~lrpref._integrity.FileFormatError` for any damaged, tampered or foreign file.
     """
-    arrays, document = read_archive(path, WHAT)
+    arrays, document = read_archive(path, WHAT, legacy={"description.json": "it is an lrpref.bow/1 file, written before "
+                                                                          "the checksums: load it with that version and "
+                                                                          "re-save it with this one"})
     if document.get("format") != FORMAT:
         raise FileFormatError(f"{path}: format {document.get('format')!r}, expected {FORMAT!r} (a file of an older "
                               "lrpref: save the model again)")

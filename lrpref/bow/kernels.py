@@ -1,26 +1,26 @@
-"""Kernels usable as ``SVC(kernel=...)`` that know how to be explained (bow.md §3).
+"""Kernels usable as ``SVC(kernel=...)`` that know how to be explained (math.md §B3).
 
 Every kernel is a callable ``k(X, Y) -> Gram matrix`` (shape (len(X), len(Y))) and carries
 what layer 3 needs:
 
-* a **sum-decomposable** kernel (bow.md §3.1, S13), :math:`k(x,z)=\\sum_d\\kappa(x_{(d)},z_{(d)})`,
+* a **sum-decomposable** kernel (math.md §B3.1, S13), :math:`k(x,z)=\\sum_d\\kappa(x_{(d)},z_{(d)})`,
   gives the exact per-dimension contributions
   :math:`c_d = \\sum_i a_i\\,\\kappa(x_{i(d)}, x_{(d)})` (``contributions``);
-* a **differentiable** kernel (bow.md §3.2) gives
+* a **differentiable** kernel (math.md §B3.2) gives
   :math:`\\nabla_z \\sum_i a_i k(x_i, z)` (``gradient``), used by the Taylor rule (S15).
 
 Linear, histogram intersection, additive chi2 in the positive-definite form
 :math:`2ab/(a+b)` and scikit-learn's additive chi2 :math:`-(a-b)^2/(a+b)` are both;
 Hellinger is decomposable only; RBF, exponential chi2, polynomial and sigmoid are
-differentiable only. :class:`Sum` combines kernels over feature channels (bow.md §2.6 S12,
-§3.3).
+differentiable only. :class:`Sum` combines kernels over feature channels (math.md §B2.6 S12,
+§B3.3).
 
 A decomposable kernel's contributions are taken relative to the empty histogram,
 :math:`c_d = \\sum_i a_i[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, 0)]` (or its image under
 the steps before the classifier); the constant :math:`\\sum_d\\sum_i a_i\\kappa(x_{i(d)}, 0)`
 (``offset``) does not depend on :math:`x` and joins the bias. It is 0 for every kernel with :math:`\\kappa(\\cdot, 0) = 0`; for
 scikit-learn's ``additive_chi2_kernel`` (:math:`\\kappa(a, 0) = -a`) it keeps relevance off
-the inactive dimensions, where layer 2 could not deliver it (bow.md §3.1).
+the inactive dimensions, where layer 2 could not deliver it (math.md §B3.1).
 
 :func:`as_kernel` recognises scikit-learn's own kernels wherever a kernel is given: the
 functions of :mod:`sklearn.metrics.pairwise` (``linear_kernel``, ``rbf_kernel``,
@@ -110,7 +110,7 @@ class Kernel:
 
 
 class _Additive(Kernel):
-    """:math:`k(x, z) = \\sum_d \\kappa(x_{(d)}, z_{(d)})` (bow.md §3.1, S13)."""
+    """:math:`k(x, z) = \\sum_d \\kappa(x_{(d)}, z_{(d)})` (math.md §B3.1, S13)."""
 
     decomposable = True
     non_negative = True
@@ -133,7 +133,7 @@ class _Additive(Kernel):
         """:math:`c_d = \\sum_i a_i\\,[\\kappa(x_{i(d)}, x_{(d)}) - \\kappa(x_{i(d)}, r_d)]` for support
         vectors ``support`` (S, V), dual coefficients ``coef`` (S,), one BoW vector ``x`` (V,) and
         the reference ``reference`` :math:`r` (the empty histogram 0, or its image under the steps
-        before the classifier) (bow.md §3.1, S14; the part at the reference is :meth:`offset`)."""
+        before the classifier) (math.md §B3.1, S14; the part at the reference is :meth:`offset`)."""
         support = np.asarray(support, dtype=np.float64)
         at_reference = self.kappa(support, np.broadcast_to(np.asarray(reference, dtype=np.float64), support.shape[1:]))
         return np.asarray(coef) @ (self.kappa(support, np.asarray(x)[None, :]) - at_reference)
@@ -192,7 +192,7 @@ class Chi2(_Additive):
     """Additive chi2 in the positive-definite form :math:`\\kappa(a,b) = 2ab/(a+b)` (0 if a+b=0).
 
     The Gram matrix uses :math:`\\sum_d 2ab/(a+b) = \\tfrac12(\\sum_d a + \\sum_d b +
-    \\texttt{additive\\_chi2\\_kernel})` (bow.md §3.1). Gradient
+    \\texttt{additive\\_chi2\\_kernel})` (math.md §B3.1). Gradient
     :math:`\\partial_b\\kappa = 2a^2/(a+b)^2`. Inputs must be non-negative.
     """
 
@@ -272,7 +272,7 @@ class _GammaKernel(Kernel):
 class RBF(_GammaKernel):
     """:math:`k(x, z) = \\exp(-\\gamma\\lVert x - z\\rVert^2)` (sklearn ``rbf_kernel``).
 
-    Gradient (bow.md §3.2, S16): :math:`\\partial_{z_d}k = -2\\gamma\\,(z_d - x_{i,d})\\,k`.
+    Gradient (math.md §B3.2, S16): :math:`\\partial_{z_d}k = -2\\gamma\\,(z_d - x_{i,d})\\,k`.
     """
 
     name = "rbf"
@@ -287,7 +287,7 @@ class RBF(_GammaKernel):
 class ExpChi2(_GammaKernel):
     """Exponential chi2, :math:`k = \\exp(-\\gamma\\sum_d (z_d-x_d)^2/(z_d+x_d))` (sklearn ``chi2_kernel``).
 
-    Gradient (bow.md §3.2, S17):
+    Gradient (math.md §B3.2, S17):
     :math:`\\partial_{z_d}k = -\\gamma\\,k\\,(z_d-x_{i,d})(z_d+3x_{i,d})/(z_d+x_{i,d})^2`, with the
     one-sided value :math:`-\\gamma k` where :math:`z_d = x_{i,d} = 0`. Inputs must be non-negative.
     """
@@ -357,7 +357,7 @@ class Sigmoid(_DotKernel):
 
 
 class Sum(Kernel):
-    """Multiple kernels over feature channels (bow.md §2.6 S12, §3.3):
+    """Multiple kernels over feature channels (math.md §B2.6 S12, §B3.3):
     :math:`k(x, z) = \\sum_u \\beta_u k_u(x^{(u)}, z^{(u)})`.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Fitted scikit-learn classifiers read as one kernel expansion (bow.md §2.6, §8).
+"""Fitted scikit-learn classifiers read as one kernel expansion (math.md §B2.6, §B8).
 
 Every supported classifier is explained through the dual form (S11)
 
@@ -43,10 +43,10 @@ BUILT_IN_KERNELS = ("linear", "rbf", "poly", "sigmoid")
 
 @dataclass(frozen=True)
 class KernelExpansion:
-    """:math:`f(x) = b + \\sum_i a_i k(x_i, x)` (bow.md §2.6, S11).
+    """:math:`f(x) = b + \\sum_i a_i k(x_i, x)` (math.md §B2.6, S11).
 
     ``candidates`` are the BoW vectors of the training set when known (the start points of
-    the root search of bow.md §3.2), else the support vectors.
+    the root search of math.md §B3.2), else the support vectors.
     """
 
     kernel: K.Kernel

@@ -1,4 +1,4 @@
-"""The bag-of-words transformer: images -> BoW vectors (bow.md §2, §9 steps 1-2).
+"""The bag-of-words transformer: images -> BoW vectors (math.md §B2, §B9 steps 1-2).
 
 :class:`BagOfWords` is a scikit-learn transformer: ``fit`` learns the codebook from the
 local features of the training images, ``transform`` maps each image to
@@ -7,7 +7,7 @@ local features of the training images, ``transform`` maps each image to
 
 It keeps the BoW vectors of its training images (``training_bow_``): an SVC with a callable
 or precomputed kernel does not keep its support vectors (``support_vectors_`` is empty,
-bow.md §2.6), and the root search of the Taylor rule starts from training points (§3.2).
+math.md §B2.6), and the root search of the Taylor rule starts from training points (§B3.2).
 
 :class:`KernelMatrix` turns BoW vectors into the kernel matrix against the training BoW, for
 ``SVC(kernel="precomputed")``.
@@ -44,24 +44,24 @@ def as_image_list(images) -> list:
 
 
 class BagOfWords(TransformerMixin, BaseEstimator):
-    """Images -> bag-of-words vectors (bow.md §2.2-§2.5).
+    """Images -> bag-of-words vectors (math.md §B2.2-§B2.5).
 
     Parameters
     ----------
     features : DenseFeatures, KeypointFeatures, FunctionFeatures, a callable or an object with ``extract``
-        Local features and their pixel supports (§2.2). A callable ``image -> (descriptors,
+        Local features and their pixel supports (§B2.2). A callable ``image -> (descriptors,
         positions, scales)`` is wrapped in :class:`~lrpref.bow.FunctionFeatures`; an object
         with ``extract(grey image) -> LocalFeatures`` is used as is. Default ``DenseFeatures()``.
     coder : an lrpref coder, or a codebook fitted elsewhere
-        The mapping :math:`m` and its codebook (§2.3). An lrpref coder (``HardCoding``,
+        The mapping :math:`m` and its codebook (§B2.3). An lrpref coder (``HardCoding``,
         ``SoftCoding``, ``LLCCoding``, ``FisherCoding``; default ``SoftCoding()``) is fitted by
         ``fit``. A fitted ``KMeans`` / ``MiniBatchKMeans`` / ``GaussianMixture`` or an array of
         centres is used as given, never refitted (:func:`lrpref.bow.coding.prefit_coder`).
     pooling : float or "sum"
         :math:`p \\ge 1` of the p-means, ``float("inf")`` for max pooling, ``"sum"`` for the
-        sum (a histogram of counts) (§2.4).
+        sum (a histogram of counts) (§B2.4).
     normalize : {"l1", "l2", "power", "improved", "none"}
-        Normalisation of the pooled vector (§2.5).
+        Normalisation of the pooled vector (§B2.5).
     power : float
         :math:`\\rho` of the power normalisation.
     max_descriptors : int
@@ -142,13 +142,13 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         return self.features_.extract(as_grey_image(image, index))
 
     def encode(self, local: LocalFeatures) -> np.ndarray:
-        """The code matrix ``m[j, d]`` (M, V) of the local features (bow.md §2.3)."""
+        """The code matrix ``m[j, d]`` (M, V) of the local features (math.md §B2.3)."""
         if len(local) == 0:
             return np.zeros((0, self.n_features_out_))
         return self.coder_.encode(local.descriptors)
 
     def bow_vector(self, codes):
-        """Pooled vector :math:`\\bar x` and normalised BoW vector :math:`x` of one image (bow.md §2.4-§2.5)."""
+        """Pooled vector :math:`\\bar x` and normalised BoW vector :math:`x` of one image (math.md §B2.4-§B2.5)."""
         pooled = pool(codes, check_pooling(self.pooling, self.coder_.signed))
         return pooled, normalize(pooled, self.normalize, self.power)
 
@@ -163,7 +163,7 @@ class KernelMatrix(TransformerMixin, BaseEstimator):
     ``fit(X)`` keeps ``X_fit_``; ``transform(Z)`` returns ``kernel(Z, X_fit_)`` (n, n_train).
     ``kernel`` is a :mod:`lrpref.bow.kernels` kernel or a scikit-learn kernel function
     (:func:`lrpref.bow.kernels.as_kernel`). Explanations read the support vectors as
-    ``X_fit_[svc.support_]`` (bow.md §2.6).
+    ``X_fit_[svc.support_]`` (math.md §B2.6).
     """
 
     def __init__(self, kernel=None):

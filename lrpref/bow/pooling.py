@@ -1,13 +1,13 @@
 """Pooling of the codes of one image into one BoW vector, its relevance shares, and normalisation.
 
-Forward (bow.md §2.4, S8/S9): :math:`\\bar x_{(d)} = (M^{-1}\\sum_j m_{jd}^p)^{1/p}`, with
-``p = inf`` for max pooling. Normalisation (bow.md §2.5, S10): L1, L2, power, improved
+Forward (math.md §B2.4, S8/S9): :math:`\\bar x_{(d)} = (M^{-1}\\sum_j m_{jd}^p)^{1/p}`, with
+``p = inf`` for max pooling. Normalisation (math.md §B2.5, S10): L1, L2, power, improved
 (power 1/2 then L2).
 
-Backward (bow.md §4.1-§4.3): the *share weights* ``w[j, d]`` whose column-normalised form
+Backward (math.md §B4.1-§B4.3): the *share weights* ``w[j, d]`` whose column-normalised form
 :math:`w_{jd}/\\sum_{j'} w_{j'd}` splits the relevance of dimension ``d`` over the features:
 :math:`m_{jd}` for ``p = 1`` (S19), :math:`m_{jd}^p` for ``1 < p < inf`` (S20), the arg-max
-indicator for ``p = inf`` (S21). Normalisation is passed through unchanged (bow.md §3.4).
+indicator for ``p = inf`` (S21). Normalisation is passed through unchanged (math.md §B3.4).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def check_pooling(p, signed: bool):
     if not p >= 1.0:
         raise ValueError(f"pooling must be 'sum' or a number p >= 1 or inf (max pooling), got {p!r}")
     if signed and p not in (1.0, np.inf):
-        raise ValueError(f"signed codes allow pooling=1 (sum) or inf (max) only, got {p!r} (bow.md §2.4)")
+        raise ValueError(f"signed codes allow pooling=1 (sum) or inf (max) only, got {p!r} (math.md §B2.4)")
     return p
 
 
@@ -52,7 +52,7 @@ def _scaled_powers(codes, p):
 
 
 def pool(codes, p) -> np.ndarray:
-    """p-means pooling over the features (rows) of ``codes`` (M, V) (bow.md §2.4, S8/S9).
+    """p-means pooling over the features (rows) of ``codes`` (M, V) (math.md §B2.4, S8/S9).
 
     .. math:: \\bar x_{(d)} = \\Big(M^{-1}\\sum_{j=1}^M m_{jd}^{\\,p}\\Big)^{1/p},\\qquad
               \\bar x_{(d)} = \\max_j m_{jd}\\ \\ (p=\\infty).
@@ -76,7 +76,7 @@ def pool(codes, p) -> np.ndarray:
 
 
 def share_weights(codes, p) -> np.ndarray:
-    """Weights ``w[j, d]`` of the layer-2 rule (bow.md §4.1-§4.3, S19-S21), shape (M, V).
+    """Weights ``w[j, d]`` of the layer-2 rule (math.md §B4.1-§B4.3, S19-S21), shape (M, V).
 
     * ``p = 1`` or ``"sum"``: :math:`w_{jd} = m_{jd}` (signed codes allowed);
     * ``1 < p < inf``: :math:`w_{jd} = (m_{jd}/\\max_{j'} m_{j'd})^p` (the common factor
@@ -95,14 +95,14 @@ def share_weights(codes, p) -> np.ndarray:
 
 
 def normalize(pooled, kind="l1", power=0.5) -> np.ndarray:
-    """Normalise a pooled BoW vector (bow.md §2.5, S10a-c).
+    """Normalise a pooled BoW vector (math.md §B2.5, S10a-c).
 
     * ``"l1"``: :math:`x = \\bar x/\\lVert\\bar x\\rVert_1`; ``"l2"``: :math:`x = \\bar x/\\lVert\\bar x\\rVert_2`;
     * ``"power"``: :math:`x_{(d)} = \\mathrm{sign}(\\bar x_{(d)})\\,\\lvert\\bar x_{(d)}\\rvert^{\\rho}`;
     * ``"improved"``: power with :math:`\\rho` = ``power`` then L2 (improved Fisher vector);
     * ``"none"``: unchanged.
 
-    The zero vector stays zero. Relevance passes through all of them unchanged (bow.md §3.4).
+    The zero vector stays zero. Relevance passes through all of them unchanged (math.md §B3.4).
     """
     check_normalization(kind)
     x = np.asarray(pooled, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Steps between the bag-of-words histograms and the classifier, explained as layers (bow.md §3.4).
+"""Steps between the bag-of-words histograms and the classifier, explained as layers (math.md §B3.4).
 
 A fitted scikit-learn step :math:`y = T(x)` is read by :func:`read_step` as a :class:`Step`
 with the forward map (the same numbers as the step's own ``transform``) and a relevance rule
@@ -44,7 +44,7 @@ SUPPORTED_STEPS = ("Normalizer (l1, l2, max)", "TfidfTransformer", "StandardScal
 
 
 class PowerNormalizer(TransformerMixin, BaseEstimator):
-    """Power normalisation :math:`y = \\mathrm{sign}(x)\\,|x|^{\\rho}` (bow.md §2.5, S10c); ``power=0.5``
+    """Power normalisation :math:`y = \\mathrm{sign}(x)\\,|x|^{\\rho}` (math.md §B2.5, S10c); ``power=0.5``
     is the signed square root of improved Fisher vectors. Stateless."""
 
     def __init__(self, power=0.5):

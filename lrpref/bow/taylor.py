@@ -1,4 +1,4 @@
-"""Layer 3 for differentiable kernels: an expansion at a root (bow.md §3.2).
+"""Layer 3 for differentiable kernels: an expansion at a root (math.md §B3.2).
 
 Two expansions at a root :math:`x_0` (:math:`f(x_0) \\approx 0`):
 
@@ -14,14 +14,14 @@ Two expansions at a root :math:`x_0` (:math:`f(x_0) \\approx 0`):
 
 Two root searches (``root=``):
 
-* ``"line"`` — Bach et al. 2015, algorithm ROOT of bow.md §3.2 (below);
+* ``"line"`` — Bach et al. 2015, algorithm ROOT of math.md §B3.2 (below);
 * ``"gradient"`` — the nearest root along the gradient: Newton steps along
   :math:`\\nabla f`, :math:`z \\leftarrow \\Pi(z - f(z)\\nabla f(z)/\\lVert\\nabla f(z)\\rVert^2)`
   (:math:`\\Pi` clips to :math:`\\ge 0` for histograms), from :math:`x` until the sign of
   :math:`f` changes, then bisection on the last step (status ``"gradient"``); if the steps
   stall, the line search is used;
 * ``"empty"`` — not a root: the empty histogram :math:`x_0 = 0`, the reference the
-  decomposable kernels use (bow.md §3.1). :math:`f(0) \\ne 0` is shared out like the bias
+  decomposable kernels use (math.md §B3.1). :math:`f(0) \\ne 0` is shared out like the bias
   (the ``bias`` policy); with ``"integrated"`` the decomposition is exact, and it localises
   where the roots do not (``benchmarks/bow_localisation.py``): for an image with
   :math:`f(x) < 0` a root lies towards *more* of the explained class, so
@@ -182,7 +182,7 @@ def _gradient_root(expansion, x, fx, tol, clip):
 
 
 def find_root(expansion, x, fx=None, refine=0, strict=False, method="line"):
-    """A root :math:`x_0` of :math:`f` near :math:`x` (bow.md §3.2): ``method="line"`` (algorithm
+    """A root :math:`x_0` of :math:`f` near :math:`x` (math.md §B3.2): ``method="line"`` (algorithm
     ROOT of Bach et al. 2015) or ``"gradient"`` (Newton steps along the gradient; module docstring).
 
     Parameters
@@ -247,7 +247,7 @@ def find_root(expansion, x, fx=None, refine=0, strict=False, method="line"):
 
 
 def taylor_relevance(expansion, x, root) -> np.ndarray:
-    """:math:`R_d = (x_{(d)} - x_{0(d)})\\,\\partial_d f(x_0)` (bow.md §3.2, S15)."""
+    """:math:`R_d = (x_{(d)} - x_{0(d)})\\,\\partial_d f(x_0)` (math.md §B3.2, S15)."""
     return (np.asarray(x) - root) * expansion.gradient(root)
 
 
@@ -270,7 +270,7 @@ def integrated_relevance(expansion, x, root, fx, f_root):
 
 def taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", empty=None,
            share=None) -> TaylorResult:
-    """Layer-3 relevance of a differentiable kernel by an expansion at a reference point (bow.md §3.2).
+    """Layer-3 relevance of a differentiable kernel by an expansion at a reference point (math.md §B3.2).
 
     ``root`` is ``"line"`` (ROOT with fallbacks), ``"gradient"`` (nearest root along the
     gradient, then ROOT), ``"strict"`` (line search, raise when no root is found) or

@@ -6,7 +6,7 @@ Importers from PyTorch, ONNX and scikit-learn are in ``lrpref.io`` (``lr.io.from
 """
 
 from . import config, conformance, io, presets
-from ._scratch import release as release_scratch
+from ._fast.scratch import release as release_scratch
 from .canonize import fold_batchnorm
 from .composites import Composite
 from .explain import explain

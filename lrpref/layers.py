@@ -28,14 +28,15 @@ Jacobian at one sample ``x`` (unbatched).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from . import _blas, _kernels
-from ._scratch import scratch
+from ._fast import blas as _blas
+from ._fast import kernels as _kernels
+from ._fast.conv import ConvKernels
+from ._fast.scratch import BoundedCache
 from ._validate import check_finite, float_dtype
 from .linearize import CrossMax, Diagonal, Linear, Reshape, Selections, rescale_multiplier
 
@@ -46,25 +47,6 @@ __all__ = [
 ]
 
 LAYER_TYPES: dict = {}  # type name -> class, every concrete layer (files, error messages)
-
-# Upper bound on the im2col buffer of one Conv2d call; larger batches are processed in chunks.
-_COLUMN_BUFFER_BYTES = 256 * 2**20
-# Stride-1 convolutions with at least this many input channels per group use shifted-view GEMMs instead of im2col.
-_SHIFTED_MIN_CHANNELS = 8
-
-
-def _padded_channels_first(x, padding, hp, wp, name):
-    """``x (N, C, H, W)`` placed at ``padding`` in a zero ``(C, N*hp*wp)`` scratch array (only the border is zeroed)."""
-    n_batch, channels, height, width = x.shape
-    (ph, pw) = padding
-    out = scratch(name, (channels, n_batch, hp, wp), x.dtype)
-    out[:, :, :ph] = 0
-    out[:, :, ph + height:] = 0
-    out[:, :, ph:ph + height, :pw] = 0
-    out[:, :, ph:ph + height, pw + width:] = 0
-    out[:, :, ph:ph + height, pw:pw + width] = x.transpose(1, 0, 2, 3)
-    return out.reshape(channels, -1)
-
 
 class ShapeError(ValueError):
     """An input or parameter has a shape the layer cannot take."""
@@ -429,23 +411,6 @@ def _spatial_output(in_shape, kernel, stride, padding, dilation, owner):
 # --------------------------------------------------------------------------- affine layers
 
 
-class _Bounded(OrderedDict):
-    """A cache keeping the ``size`` most recently used entries (so a sweep over many rule parameters stays bounded)."""
-
-    def __init__(self, size: int = 8):
-        super().__init__()
-        self.size = size
-
-    def get_or_make(self, key, make):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = self[key] = make()
-        if len(self) > self.size:
-            self.popitem(last=False)
-        return value
-
-
 class Affine(Layer):
     """``y = sum_e W_e x_e + b`` for fixed matrices ``W_e`` given by a parameter array (see module docstring).
 
@@ -461,7 +426,7 @@ class Affine(Layer):
     capabilities = frozenset({"linear"})
 
     def __init__(self):
-        self._modified = _Bounded()
+        self._modified = BoundedCache()
 
     def weight_for(self, in_shape, rho=None) -> np.ndarray:
         """``rho(w)`` for the parameter array, cached per (input shape, rho) for the last few of them."""
@@ -600,10 +565,9 @@ class Dense(Affine):
 class Conv2d(Affine):
     """2-D cross-correlation as PyTorch's ``nn.Conv2d``: ``W`` is (out, in/groups, kh, kw), zero padding.
 
-    Fast path: for stride 1 with at least 8 input channels per group, one accumulating BLAS
-    GEMM per kernel tap on shifted views of the padded input (no im2col copy, see
-    :mod:`lrpref._blas`); otherwise im2col (numba) + one GEMM per group, and for the transpose
-    GEMM + col2im. Explicit path: the unrolled sparse matrix of math.md §11,
+    Fast path (:class:`lrpref._fast.conv.ConvKernels`): for stride 1 with at least 8 input
+    channels per group, one accumulating BLAS GEMM per kernel tap on shifted views of the padded
+    input; otherwise im2col (numba) + one GEMM per group, and for the transpose GEMM + col2im. Explicit path: the unrolled sparse matrix of math.md §11,
     ``W_u[(o,p,q), (c, p*s+u*d-pad, q*s+v*d-pad)] = K[o, c, u, v]``.
     """
 
@@ -631,7 +595,7 @@ class Conv2d(Affine):
             raise ValueError(f"Conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {self.stride}, padding {self.padding}, dilation {self.dilation}")
         self.dtype = self.W.dtype
         self._patterns = {}
-        self._operands = _Bounded()
+        self._fast = ConvKernels(self)
 
     # geometry
     def _geometry(self):
@@ -649,118 +613,11 @@ class Conv2d(Affine):
     def _weight(self, in_shape):
         return self.W
 
-    def _columns(self, x, ho, wo):
-        if self._is_pointwise():
-            return x.reshape(x.shape[0], x.shape[1], -1)
-        cols = scratch("conv.columns", (x.shape[0], x.shape[1] * self.kernel[0] * self.kernel[1], ho * wo), x.dtype)
-        _kernels.im2col(np.ascontiguousarray(x), cols, *self._geometry(), ho, wo)
-        return cols
-
-    def _chunks(self, n_batch, in_shape, ho, wo, itemsize):
-        per_sample = in_shape[0] * self.kernel[0] * self.kernel[1] * ho * wo * itemsize
-        step = max(1, _COLUMN_BUFFER_BYTES // max(per_sample, 1))
-        return [slice(start, min(start + step, n_batch)) for start in range(0, n_batch, step)]
-
-    def _gemm_operands(self, weight):
-        """Per group: the kernel as a (O/g, C/g*kh*kw) matrix and its contiguous transpose (cached per weight array)."""
-        def make():
-            o_g = self.out_channels // self.groups
-            rows = [np.ascontiguousarray(weight[g * o_g:(g + 1) * o_g].reshape(o_g, -1)) for g in range(self.groups)]
-            return weight, rows, [np.ascontiguousarray(r.T) for r in rows]  # the weight keeps its id() alive
-
-        return self._operands.get_or_make(id(weight), make)[1:]
-
-    def _uses_shifted_views(self):
-        """Stride 1 with enough channels per group for GEMMs with K = C/groups to pay off."""
-        return self.stride == (1, 1) and self.in_channels // self.groups >= _SHIFTED_MIN_CHANNELS
-
-    def _tap_matrices(self, weight):
-        """Per group and tap (u, v): ``W[o, c, u, v]`` as contiguous (O/g, C/g) matrices and their transposes (cached)."""
-        def make():
-            o_g = self.out_channels // self.groups
-            taps = [[np.ascontiguousarray(weight[g * o_g:(g + 1) * o_g, :, u, v]) for u in range(self.kernel[0])
-                     for v in range(self.kernel[1])] for g in range(self.groups)]
-            return weight, taps, [[np.ascontiguousarray(t.T) for t in group] for group in taps]
-
-        return self._operands.get_or_make(("taps", id(weight)), make)[1:]
-
-    def _shifted_layout(self, in_shape, n_batch):
-        """Padded size, the column offset of every tap in the flattened ``(C, N*Hp*Wp)`` layout, and the GEMM width."""
-        _, height, width = in_shape
-        (kh, kw), (ph, pw), (dh, dw) = self.kernel, self.padding, self.dilation
-        hp, wp = height + 2 * ph, width + 2 * pw
-        offsets = [u * dh * wp + v * dw for u in range(kh) for v in range(kw)]
-        return hp, wp, offsets, n_batch * hp * wp - offsets[-1]
-
-    def _apply_shifted(self, x, weight):
-        """``y = sum over taps of W[:, :, u, v] @ (padded x shifted by the tap)``, math.md §11, as accumulating GEMMs."""
-        n_batch, channels, height, width = x.shape
-        _, ho, wo = self.output_shape(x.shape[1:])
-        hp, wp, offsets, span = self._shifted_layout(x.shape[1:], n_batch)
-        o_g, c_g = self.out_channels // self.groups, self.in_channels // self.groups
-        source = _padded_channels_first(x, self.padding, hp, wp, "conv.source")
-        y = scratch("conv.target", (self.out_channels, n_batch * hp * wp), x.dtype)
-        y[:, span:] = 0
-        taps, _ = self._tap_matrices(weight)
-        for g in range(self.groups):
-            for k, (tap, offset) in enumerate(zip(taps[g], offsets)):  # the first tap overwrites, the others add
-                _blas.gemm(tap, source[g * c_g:(g + 1) * c_g, offset:offset + span], y[g * o_g:(g + 1) * o_g, :span],
-                           accumulate=k > 0)
-        y = y.reshape(self.out_channels, n_batch, hp, wp)[:, :, :ho, :wo]
-        return y.transpose(1, 0, 2, 3).copy()  # a copy: y lives in scratch memory
-
-    def _apply_transpose_shifted(self, g, weight, in_shape):
-        """The adjoint of :meth:`_apply_shifted`: GEMMs with the transposed taps, accumulated into shifted views."""
-        n_batch = g.shape[0]
-        channels, height, width = in_shape
-        hp, wp, offsets, span = self._shifted_layout(in_shape, n_batch)
-        (ph, pw), (o_g, c_g) = self.padding, (self.out_channels // self.groups, self.in_channels // self.groups)
-        source = _padded_channels_first(g, (0, 0), hp, wp, "conv.source")
-        grad = scratch("conv.target", (channels, n_batch * hp * wp), g.dtype)
-        grad.fill(0)
-        _, taps_t = self._tap_matrices(weight)
-        for grp in range(self.groups):
-            for tap, offset in zip(taps_t[grp], offsets):
-                _blas.gemm(tap, source[grp * o_g:(grp + 1) * o_g, :span], grad[grp * c_g:(grp + 1) * c_g, offset:offset + span],
-                           accumulate=True)
-        grad = grad.reshape(channels, n_batch, hp, wp)[:, :, ph:ph + height, pw:pw + width]
-        return grad.transpose(1, 0, 2, 3).copy()  # a copy: grad lives in scratch memory
-
     def _apply(self, x, weight):
-        if self._uses_shifted_views():
-            return self._apply_shifted(x, weight)
-        n_batch = x.shape[0]
-        _, ho, wo = self.output_shape(x.shape[1:])
-        out = np.empty((n_batch, self.out_channels, ho * wo), dtype=np.result_type(x, weight))
-        rows, _ = self._gemm_operands(weight)
-        o_g, c_g = rows[0].shape
-        for chunk in self._chunks(n_batch, x.shape[1:], ho, wo, x.itemsize):
-            cols = self._columns(x[chunk], ho, wo)
-            for n, sample in enumerate(range(n_batch)[chunk]):
-                for g in range(self.groups):
-                    _blas.gemm(rows[g], cols[n, g * c_g:(g + 1) * c_g], out[sample, g * o_g:(g + 1) * o_g])
-        return out.reshape(n_batch, self.out_channels, ho, wo)
+        return self._fast.apply(x, weight)
 
     def _apply_transpose(self, g, weight, in_shape):
-        if self._uses_shifted_views():
-            return self._apply_transpose_shifted(g, weight, in_shape)
-        n_batch = g.shape[0]
-        channels, height, width = in_shape
-        _, ho, wo = g.shape[1:]
-        _, rows_t = self._gemm_operands(weight)
-        c_g, o_g = rows_t[0].shape
-        flat = g.reshape(n_batch, self.out_channels, ho * wo)
-        out = np.empty((n_batch, *in_shape), dtype=np.result_type(g, weight))
-        for chunk in self._chunks(n_batch, in_shape, ho, wo, g.itemsize):
-            cols = scratch("conv.columns", (flat[chunk].shape[0], c_g * self.groups, ho * wo), out.dtype)
-            for n, sample in enumerate(range(n_batch)[chunk]):
-                for grp in range(self.groups):
-                    _blas.gemm(rows_t[grp], flat[sample, grp * o_g:(grp + 1) * o_g], cols[n, grp * c_g:(grp + 1) * c_g])
-            if self._is_pointwise():
-                out[chunk] = cols.reshape(-1, *in_shape)
-            else:
-                out[chunk] = _kernels.col2im(cols, channels, height, width, *self._geometry(), ho, wo)
-        return out
+        return self._fast.apply_transpose(g, weight, in_shape)
 
     def _pattern(self, in_shape):
         """Rows, columns and kernel entry (flat index into W) of every non-padding tap of W_u."""

@@ -19,7 +19,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels, config
+from . import config
+from ._fast import kernels as _kernels
 from .layers import LAYER_TYPES, Layer
 from .rules import LinearRule, Pass, Rule, Surrogate, WinnerTakesAll
 

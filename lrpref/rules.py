@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from ._fast import kernels as _kernels
 from .modifiers import IDENTITY, NEGATED, NEGATIVE, ONES, POSITIVE, SQUARE, Modifier
 
 __all__ = [

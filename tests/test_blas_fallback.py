@@ -8,7 +8,7 @@ import pytest
 import threadpoolctl
 
 import lrpref as lr
-from lrpref import _blas
+from lrpref._fast import blas as _blas
 
 rng = np.random.default_rng(21)
 CNN = lr.Sequential([lr.Conv2d(rng.normal(size=(6, 3, 3, 3)), rng.normal(size=6) * 0.1, padding=1), lr.ReLU(),

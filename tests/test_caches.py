@@ -16,7 +16,7 @@ def test_a_gamma_sweep_keeps_a_bounded_number_of_modified_weights():
         lr.explain(net, x, rule=lr.Gamma(float(gamma)))
     for layer in (conv, strided, dense):
         assert len(layer._modified) <= layer._modified.size
-    assert len(conv._operands) <= conv._operands.size and len(strided._operands) <= strided._operands.size
+    assert len(conv._fast._operands) <= conv._fast._operands.size and len(strided._fast._operands) <= strided._fast._operands.size
     # the values are still right after evictions: the last gamma again, from a fresh copy of the network
     fresh = lr.Sequential([lr.Conv2d(conv.W, conv.bias, padding=1), lr.ReLU(), lr.Conv2d(strided.W, strided.bias, stride=2),
                            lr.ReLU(), lr.Flatten(), lr.Dense(dense.W, dense.bias)])

@@ -64,7 +64,7 @@ CONV_CASES = [
 
 
 def test_both_conv_algorithms_are_covered():
-    shifted = [make_conv(case)[0]._uses_shifted_views() for case in CONV_CASES]
+    shifted = [make_conv(case)[0]._fast._uses_shifted_views() for case in CONV_CASES]
     assert any(shifted) and not all(shifted)
 
 
@@ -126,7 +126,7 @@ def test_conv_large_batch_is_chunked(monkeypatch):
     full = layer.forward(x)
     g = rng.normal(size=full.shape)
     back = layer.apply_transpose(g, x.shape[1:])
-    monkeypatch.setattr("lrpref.layers._COLUMN_BUFFER_BYTES", 1)
+    monkeypatch.setattr("lrpref._fast.conv.COLUMN_BUFFER_BYTES", 1)
     np.testing.assert_allclose(layer.forward(x), full, rtol=1e-14)
     np.testing.assert_allclose(layer.apply_transpose(g, x.shape[1:]), back, rtol=1e-14)
 
@@ -273,7 +273,7 @@ def test_shifted_conv_with_one_output_channel_per_group(out_channels):
 @pytest.fixture(params=["default", "scipy"])
 def blas(request, monkeypatch):
     """Run a test with the BLAS lrpref picks (NumPy's when found) and with SciPy's fallback."""
-    from lrpref import _blas
+    from lrpref._fast import blas as _blas
 
     if request.param == "scipy":
         monkeypatch.setattr(_blas, "_library", _blas._scipy_library())
@@ -281,7 +281,7 @@ def blas(request, monkeypatch):
 
 
 def test_blas_is_numpys_own_when_available():
-    from lrpref import _blas
+    from lrpref._fast import blas as _blas
 
     assert "numpy" in _blas.library().name  # PyPI's NumPy wheels bundle OpenBLAS; lrpref finds and uses it
 
@@ -294,7 +294,7 @@ def test_conv_with_either_blas(case, blas):
 
 
 def test_gemm_checks_and_transposed_operands(blas):
-    from lrpref._blas import gemm, matmul
+    from lrpref._fast.blas import gemm, matmul
 
     A, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
     C = np.ones((3, 5))
@@ -332,7 +332,7 @@ def test_conv_results_never_alias_scratch_memory(case):
 
 
 def test_scratch_memory_is_reused_and_released(monkeypatch):
-    from lrpref import _scratch
+    from lrpref._fast import scratch as _scratch
 
     first = _scratch.scratch("test", (4, 5), np.float64)
     assert _scratch.scratch("test", (2, 3), np.float32).base is first.base  # the same buffer, reused

@@ -9,10 +9,11 @@ here instead. Buffers larger than ``lrpref.config.max_scratch_bytes`` are not ke
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
-from . import config
+from .. import config
 
 _local = threading.local()
 
@@ -33,3 +34,20 @@ def scratch(name: str, shape, dtype) -> np.ndarray:
 def release() -> None:
     """Free this thread's scratch buffers (``lrpref.release_scratch``); they are made again when needed."""
     _local.__dict__.pop("buffers", None)
+
+
+class BoundedCache(OrderedDict):
+    """A cache keeping the ``size`` most recently used entries (so a sweep over many rule parameters stays bounded)."""
+
+    def __init__(self, size: int = 8):
+        super().__init__()
+        self.size = size
+
+    def get_or_make(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value

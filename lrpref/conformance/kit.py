@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import methods, serialize
+from .._progress import progress
 from .._integrity import FileFormatError, array_digest, read_archive, write_archive
 from ..composites import Composite
 from ..explain import explain
@@ -230,7 +231,7 @@ def export(directory, cases=None, peers="auto") -> Path:
         net = networks[name] = build_network(name)
         in_shape = inputs(name, next(spec.inputs for spec in specs if spec.network == name)).shape[1:]
         manifest_networks[name] = _export_network(directory, name, net, in_shape)
-    entries = [_export_case(spec, networks[spec.network], directory) for spec in specs]
+    entries = [_export_case(spec, networks[spec.network], directory) for spec in progress(specs, "conformance cases")]
     for entry in entries:
         entry["content"] = _content_hash(entry, manifest_networks[entry["network"]]["graph"],
                                          state_dict(networks[entry["network"]]))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._integrity import read_archive
+from ..._progress import progress
 from ..graph import is_chain, torch_module
 from ..kit import case_arrays, read_manifest, verify_file
 
@@ -95,7 +96,7 @@ def run_client(client, directory, manifest: dict | None = None, cases=None) -> l
     directory = Path(directory)
     manifest = read_manifest(directory) if manifest is None else manifest
     parameters, runs = {}, []
-    for entry in manifest["cases"]:
+    for entry in progress(manifest["cases"], f"{client.PEER} on the kit"):
         if cases is not None and entry["id"] not in cases:
             continue
         name = entry["network"]

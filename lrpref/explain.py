@@ -20,11 +20,11 @@ METHODS = methods.METHODS
 def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", reference=None, steps: int = 10,
             riemann: str = "right", keep_messages: bool = False, path: str = "fast", max_matrix_bytes: int | None = None,
             **options) -> Explanation:
-    """Explain the network's output for the batch ``x`` (N, ...), layer by layer.
+    """Explain the network's output for the batch ``x`` (N, ...), node by node.
 
     Parameters
     ----------
-    net : Graph or Sequential
+    net : Graph or Sequential (a chain is a graph whose nodes read the one before)
     x : array (N, ...) of the network's dtype (float32 or float64), finite.
     target : None (each sample's arg-max), int, N ints, or (LRP) a float array of the output's
         shape used as the top relevance itself.
@@ -39,15 +39,48 @@ def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", 
     steps : number of path samples (LID-IG, SIG tops, IG) or noise samples (SmoothGrad), >= 1.
     riemann : quadrature along paths, one of ``"right"`` (default), ``"left"``, ``"midpoint"``,
         ``"trapezoid"``, ``"gauss-legendre"``, or a pair ``(points, weights)`` of ``steps`` values
-        (:mod:`lrpref.paths`).
+        summing to 1 (:mod:`lrpref.paths`). ``steps`` is bounded by ``lrpref.config.max_steps`` and
+        the work of a path method by ``lrpref.config.max_path_work``.
     keep_messages : (LRP) keep the activations so that ``ex.layers[k].messages(n)`` can build
         the explicit message matrix of sample ``n``. Multiplier methods keep their
         linearisations, so their messages are always available.
     path : (LRP) ``"fast"`` (layer operators, numba kernels) or ``"explicit"`` (every sample's
         message matrix, within ``max_matrix_bytes``); they agree to round-off.
+    max_matrix_bytes : int or None — (``path="explicit"``) the memory budget of one sample's
+        explicit message matrix, in bytes; None uses ``lrpref.config.max_matrix_bytes`` (default
+        2**30 = 1 GiB). A larger matrix raises :class:`lrpref.MatrixTooLarge` naming the node and
+        the size (``ex.layers[k].messages(n, max_bytes=...)`` takes the same budget per call).
     **options : method-specific (``methods.OPTIONS``): ``revealcancel``, ``noise``,
-        ``random_state``, ``clrp``, ``clrp_normalise``, ``layer``, ``upsample``, ``outer_relu``,
-        ``convention``, ``batch_size``.
+        ``random_state``, ``clrp``, ``clrp_normalise``, ``layer`` (a node index or name),
+        ``upsample``, ``outer_relu``, ``convention``, ``batch_size``.
+
+    Returns
+    -------
+    Explanation
+        ``ex.relevance`` (the input relevance, shape and dtype of ``x``), ``ex.output`` (N, K),
+        ``ex.target`` (the class of every sample), ``ex.top`` (``R(Y^L)``), ``ex.layers[k]`` (node
+        ``k``: ``relevance_in``, ``relevance_out``, ``absorbed``, ``messages(n)`` = ``M[j, i] =
+        R(i <- j)`` of sample ``n``), ``ex.tensor_relevance(t)``, ``ex.conservation`` (per node and
+        sample: received, passed, absorbed by kind, residual; a fan-in row at each branch point)
+        and ``ex.steps(n)`` (the teaching trace; ``html=DIR`` writes it as a page).
+
+    Raises
+    ------
+    TypeError, ValueError : a bad argument, named in the message (shape, dtype, NaN/inf, a target
+        out of range, a rule that does not apply to a node, ...); ``FloatingPointError`` when the
+        forward pass or the relevance overflows, naming the node.
+
+    Examples
+    --------
+    Example B of math.md §12 (LRP-0 gives ``(0, 6)``, DeepLIFT ``(-1.05, 6.6)``):
+
+    >>> import numpy as np, lrpref as lr
+    >>> net = lr.Sequential([lr.Dense([[1, -1], [2, 1], [-1, 1]], [0.55, -1, 0.5]), lr.ReLU(),
+    ...                      lr.Dense([[1, 2, -1], [-1, 1, 2], [0.5, -1, 1]], [0.1, -0.2, 0.3])])
+    >>> lr.explain(net, np.array([[1.0, 2.0]]), target=1, rule=lr.LRP0()).relevance
+    array([[0., 6.]])
+    >>> lr.explain(net, np.array([[1.0, 2.0]]), target=1, method="deeplift").relevance.round(6)
+    array([[-1.05,  6.6 ]])
     """
     if not isinstance(net, Graph):
         raise TypeError(f"net must be an lrpref.Sequential or Graph, got {type(net).__name__}")

@@ -1,4 +1,7 @@
-"""Damage a file's bytes the way the loaders' fuzz tests do: truncate, flip one bit, or overwrite eight bytes."""
+"""Damage a file's bytes the way the loaders' fuzz tests do: truncate, flip one bit, or overwrite eight bytes; or
+forge one member of a zip archive."""
+
+import zipfile
 
 from hypothesis import strategies as st
 
@@ -15,3 +18,15 @@ def damage(raw: bytes, data) -> bytes:
     else:
         raw[at:at + 8] = data.draw(st.binary(min_size=8, max_size=8))
     return bytes(raw)
+
+
+def forge_member(path, member: str, old: bytes, new: bytes, out):
+    """A copy of the zip archive ``path`` at ``out`` whose ``member`` has ``old`` replaced by ``new`` (e.g. an .npy
+    header declaring another shape)."""
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members[member] = members[member].replace(old, new)
+    with zipfile.ZipFile(out, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    return out

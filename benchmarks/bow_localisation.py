@@ -135,7 +135,7 @@ def main():
     area = np.mean([r[4] for rows in results.values() for r in rows])
     print(f"\nmean patch area: {area:.3f} of the image")
     pairs = list(dict.fromkeys(r[5] for rows in results.values() for r in rows))
-    print(f"\nmean AUC per texture pair, default options (exact rule; integrated gradients from the empty histogram)\n")
+    print("\nmean AUC per texture pair, default options (exact rule; integrated gradients from the empty histogram)\n")
     print("| kernel | coding | " + " | ".join(pairs) + " |")
     print("|---|---|" + "---:|" * len(pairs))
     for (kernel_name, coding, layer3, root), rows in results.items():

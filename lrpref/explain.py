@@ -17,7 +17,7 @@ __all__ = ["explain", "METHODS"]
 METHODS = methods.METHODS
 
 
-def explain(net: Sequential, x, target=None, rule=None, *, method: str = "lrp", reference=None, steps: int = 10,
+def explain(net: Graph, x, target=None, rule=None, *, method: str = "lrp", reference=None, steps: int = 10,
             riemann: str = "right", keep_messages: bool = False, path: str = "fast", max_matrix_bytes: int | None = None,
             **options) -> Explanation:
     """Explain the network's output for the batch ``x`` (N, ...), node by node.

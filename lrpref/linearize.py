@@ -254,7 +254,7 @@ class RevealCancel(Linearization):
 
     span = 2
 
-    def __init__(self, affine: Affine, activation: ElementWise, a, a_ref, z_ref):
+    def __init__(self, affine, activation, a, a_ref, z_ref):
         self.affine, self.activation = affine, activation
         self.in_shape = a.shape[1:]
         da = a - a_ref

@@ -126,15 +126,14 @@ def explain_dask(net, x, target=None, **explain_kwargs) -> DaskExplanation:
         explain_kwargs.update(method=method, random_state=seed)
     options = {**explain_kwargs, **shared}
 
-    probe_arguments = {name: _first(value) for name, value in per_sample.items()}
-    probe = _explain_block(net, _first(x), 0, options, **probe_arguments)
+    (probe,) = _explain_samples(net, _first(x), 0, options, {name: _first(value) for name, value in per_sample.items()})
     layout = _Layout.of(probe)
 
     net_key = dask.delayed(net, pure=True)
     pieces = {name: split_samples(value, sizes, offsets) for name, value in {"x": x, **per_sample}.items()}
     blocks = []
     for k, (start, size) in enumerate(zip(offsets[:-1], sizes)):
-        block = dask.delayed(_explain_block, pure=True, nout=5)(
+        block = dask.delayed(_explain_block, pure=True)(
             net_key, pieces["x"][k], int(start), options, layout, **{name: pieces[name][k] for name in per_sample})
         blocks.append((size, block))
 
@@ -150,7 +149,7 @@ def explain_dask(net, x, target=None, **explain_kwargs) -> DaskExplanation:
     ledger = {"name": layout.names}
     for column, dtype in layout.columns:
         ledger[column] = field(4, lambda s: (len(layout.names), s), dtype, column)
-    return DaskExplanation(relevance, output, classes, top, ledger, probe[5], probe[6], seed)
+    return DaskExplanation(relevance, output, classes, top, ledger, probe.method, probe.description, seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,18 +164,28 @@ class _Layout:
     columns: tuple
 
     @classmethod
-    def of(cls, block):
-        relevance, output, target, top, ledger = block[:5]
+    def of(cls, ex):
+        ledger = ex.conservation.as_dict()
         shape = lambda a: (a.shape[1:], a.dtype)  # noqa: E731
-        return cls(shape(relevance), shape(output), None if target is None else target.dtype, shape(top),
-                   ledger["name"], tuple((name, column.dtype) for name, column in ledger.items() if name != "name"))
+        return cls(shape(ex.relevance), shape(ex.output), None if ex.target is None else np.asarray(ex.target).dtype,
+                   shape(ex.top), ledger["name"], tuple((name, column.dtype) for name, column in ledger.items() if name != "name"))
 
 
-def _explain_block(net, x, first_index, options, layout=None, **per_sample):
-    """``lr.explain`` on one block of samples: (relevance, output, target classes, top, ledger columns (a dict), method,
-    description); smoothgrad explains each sample alone with its own noise stream (module docstring).
+def _explain_block(net, x, first_index, options, layout, **per_sample):
+    """One block of samples explained: (relevance, output, target classes, top, ledger columns) with the rows and columns
+    of ``layout``. ``per_sample`` holds the block's rows of a per-sample ``target`` / ``reference``."""
+    results = _explain_samples(net, x, first_index, options, per_sample)
+    ledgers = [_ledger_columns(ex, layout) for ex in results]
+    join = lambda values: None if values[0] is None else np.concatenate(values)  # noqa: E731
+    ledger = {name: np.concatenate([columns[name] for columns in ledgers], axis=-1) for name, _ in layout.columns}
+    return (join([ex.relevance for ex in results]), join([ex.output for ex in results]),
+            join([None if ex.target is None else np.asarray(ex.target) for ex in results]), join([ex.top for ex in results]),
+            ledger)
 
-    ``per_sample`` holds the block's rows of a per-sample ``target`` / ``reference``; shared ones are in ``options``."""
+
+def _explain_samples(net, x, first_index, options, per_sample) -> list:
+    """``lr.explain`` on the samples ``x`` (the first has index ``first_index`` in the whole batch): one call, or for
+    smoothgrad one call per sample with its own noise stream (module docstring)."""
     from .explain import explain
 
     x = np.asarray(x)
@@ -189,26 +198,18 @@ def _explain_block(net, x, first_index, options, layout=None, **per_sample):
         if smoothgrad:
             arguments["random_state"] = sample_rng(options["random_state"], first_index + rows.start, NOISE)
         results.append(explain(net, x[rows], **arguments))
-    ledgers = [_ledger_columns(ex, layout) for ex in results]
-    join = lambda values: None if values[0] is None else np.concatenate(values)  # noqa: E731
-    ledger = {name: np.concatenate([columns[name] for columns in ledgers], axis=-1) for name in ledgers[0] if name != "name"}
-    ledger["name"] = ledgers[0]["name"]
-    return (join([ex.relevance for ex in results]), join([ex.output for ex in results]),
-            join([None if ex.target is None else np.asarray(ex.target) for ex in results]), join([ex.top for ex in results]),
-            ledger, results[0].method, results[0].description)
+    return results
 
 
 def _ledger_columns(ex, layout) -> dict:
     """The ledger of ``ex`` as columns (:meth:`Ledger.as_dict`), checked against the rows and kinds of ``layout``."""
     ledger = ex.conservation
-    if layout is None:
-        return ledger.as_dict()
     kinds = [name for name, _ in layout.columns if name not in (*_FIRST_COLUMNS, *_LAST_COLUMNS)]
     columns = type(ledger)(ledger.rows, kinds).as_dict()
-    if list(columns["name"]) != list(layout.names) or [name for name in columns if name != "name"] != [
-            name for name, _ in layout.columns]:
+    expected = [name for name, _ in layout.columns]
+    if list(columns["name"]) != list(layout.names) or list(columns)[1:] != expected:
         raise RuntimeError(f"a chunk's ledger has the rows {list(columns['name'])} and columns {list(columns)[1:]}, "
-                           f"the first sample's {list(layout.names)} and {[name for name, _ in layout.columns]}")
+                           f"the first sample's {list(layout.names)} and {expected}")
     return columns
 
 

@@ -103,7 +103,7 @@ def test_bit_identical_to_the_in_memory_calls(cluster, network, method, dtype):
         if sizes == (12,):
             assert np.array_equal(computed.relevance, whole.relevance)
         np.testing.assert_allclose(computed.relevance, whole.relevance, rtol=0,
-                                   atol=scale * (1e-12 if dtype == np.float64 else 1e-4))
+                                   atol=scale * (1e-14 if dtype == np.float64 else 1e-5))  # measured: 2.9e-16, 1.8e-7
         assert computed.method == whole.method and computed.description == whole.description
 
 

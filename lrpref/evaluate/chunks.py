@@ -26,7 +26,7 @@ import numpy as np
 
 from ._inputs import seed_of
 
-__all__ = ["over_chunks", "is_dask"]
+__all__ = ["over_chunks", "is_dask", "import_dask", "split_samples"]
 
 _SOMETIMES_PER_SAMPLE = {
     "target": lambda value, x: np.ndim(value) == 1,
@@ -55,11 +55,18 @@ def over_chunks(*names):
     return decorate
 
 
-def _run_chunks(metric, arguments, names):
+def import_dask():
+    """The ``dask`` module, or an ImportError saying how to install the optional dependency."""
     try:
         import dask
+        import dask.array  # noqa: F401 - the chunked collections
     except ImportError:
         raise ImportError('a dask array needs the optional dependency dask: pip install "lrpref[dask]"') from None
+    return dask
+
+
+def _run_chunks(metric, arguments, names):
+    dask = import_dask()
     x = arguments[names[0]]
     per_sample = [name for name in names if arguments[name] is not None and
                   (name not in _SOMETIMES_PER_SAMPLE or _SOMETIMES_PER_SAMPLE[name](arguments[name], x))]
@@ -70,7 +77,7 @@ def _run_chunks(metric, arguments, names):
     first_dask = next(arguments[name] for name in per_sample if is_dask(arguments[name]))
     sizes = first_dask.chunks[0]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    pieces = {name: _pieces(arguments[name], sizes, offsets) for name in per_sample}
+    pieces = {name: split_samples(arguments[name], sizes, offsets) for name in per_sample}
     if "random_state" in arguments:
         arguments = {**arguments, "random_state": seed_of(arguments["random_state"])}
     tasks = []
@@ -83,7 +90,7 @@ def _run_chunks(metric, arguments, names):
     return type(parts[0]).concatenate(parts)
 
 
-def _pieces(value, sizes, offsets):
+def split_samples(value, sizes, offsets):
     """The per-chunk pieces of a per-sample argument: dask blocks rechunked to ``sizes``, or numpy slices."""
     if is_dask(value):
         whole = {axis: -1 for axis in range(1, value.ndim)}

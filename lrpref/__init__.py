@@ -10,6 +10,7 @@ from ._fast.scratch import release as release_scratch
 from .canonize import fold_batchnorm
 from .composites import Composite
 from .explain import explain
+from .explain_dask import DaskExplanation, explain_dask
 from .explanation import Explanation, LayerRelevance
 from .layers import (Add, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Dropout, Flatten, Identity,
                      Layer, LeakyReLU, MaxPool2d, ReLU, ShapeError, Sigmoid, Tanh)
@@ -26,7 +27,7 @@ __all__ = [
     "Graph", "Input", "Sequential", "Layer", "Add", "Concat", "SumSplit", "Dense", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU",
     "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "BatchNorm", "ShapeError",
     "LRP0", "Epsilon", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "WSquare", "Flat", "Pass", "WinnerTakesAll",
-    "Proportional", "Surrogate", "Stabiliser", "Composite", "verify", "VerifyReport", "presets", "explain",
+    "Proportional", "Surrogate", "Stabiliser", "Composite", "verify", "VerifyReport", "presets", "explain", "explain_dask", "DaskExplanation",
     "fold_batchnorm", "Explanation", "LayerRelevance", "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config",
     "release_scratch", "conformance",
 ]

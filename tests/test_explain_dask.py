@@ -190,3 +190,11 @@ def test_bad_inputs_are_refused_with_the_chunks_named():
         explain_dask(net, x)
     with pytest.raises(ValueError, match="target 10 is out of range|out of range"):
         explain_dask(net, chunked(x, (6, 6)), target=np.full(12, 10))
+
+
+def test_explain_takes_a_dask_array_as_explain_dask_does():
+    net, x = NETWORKS["graph"]
+    x_dask = chunked(x, CHUNKINGS[1])
+    via_explain = lr.explain(net, x_dask, rule=lr.Epsilon(0.1))
+    assert isinstance(via_explain, lr.DaskExplanation)
+    assert np.array_equal(via_explain.compute().relevance, explain_dask(net, x_dask, rule=lr.Epsilon(0.1)).compute().relevance)

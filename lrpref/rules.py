@@ -197,9 +197,7 @@ class Rule:
 
     def params(self) -> dict:
         """The constructor's arguments as this rule holds them (read from the signature)."""
-        parameters = inspect.signature(type(self).__init__).parameters.values()
-        names = [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in _parameter_names(type(self))}
 
     def check_dtype(self, dtype, where: str) -> None:
         """Raise when a numeric parameter is not finite in the network's ``dtype`` (e.g. ε = 1e300 in float32)."""
@@ -222,6 +220,13 @@ class Rule:
 
     def describe(self) -> str:
         return type(self).__name__ + "()"
+
+
+@functools.cache
+def _parameter_names(cls) -> tuple:
+    """The names of a rule class's constructor arguments (its signature, read once per class)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return tuple(p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
 
 def _finite(value, name: str, owner: str, minimum: float | None = None) -> float:

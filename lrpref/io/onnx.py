@@ -451,6 +451,7 @@ class _OnnxGraph:
         return self.add(L.Flatten)
 
     def convert_Reshape(self, node, attrs):
+        size = self.builder.flat_size(self.single_input())
         if self.opset < 5 or "shape" in attrs:
             shape = self.attribute(attrs, "shape", "ints", None)
         else:
@@ -458,7 +459,6 @@ class _OnnxGraph:
         if shape is None:
             raise ModelImportError(f"{self.where}: Reshape without a shape")
         shape = [int(v) for v in np.asarray(shape).reshape(-1)]
-        size = self.builder.flat_size(self.single_input())
         keeps_batch = (0 if not self.attribute(attrs, "allowzero", "int", 0) else None, -1, self.batch)
         if len(shape) != 2 or shape[0] not in keeps_batch or shape[1] not in (-1, size) or shape == [-1, -1]:
             raise ModelImportError(f"{self.where}: Reshape of (N, {', '.join(map(str, self.in_shape))}) to {shape}; "
@@ -500,6 +500,6 @@ class _OnnxGraph:
     def convert_Softmax(self, node, attrs):
         axis = self.attribute(attrs, "axis", "int", 1 if self.opset < 13 else -1)
         if node.output[0] != self.output or len(self.in_shape) != 1 or axis not in (1, -1):
-            raise ModelImportError(f"{self.where}: only a final Softmax over the classes of (N, C) outputs is "
+            raise ModelImportError(f"{self.where}: only a trailing Softmax over the classes of (N, C) outputs is "
                                    f"supported (it is dropped: the network returns the logits)")
         return self.single_input()

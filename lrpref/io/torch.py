@@ -17,7 +17,7 @@ Supported: modules ``Linear``, ``Conv2d`` (zero padding, ``'same'`` where symmet
 ``torch.reshape``, ``relu``, ``tanh``, ``sigmoid``, ``leaky_relu``, ``dropout`` (evaluation),
 ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``; the methods ``.flatten``, ``.view``/``.reshape``
 as a flatten to ``(N, -1)``, ``.relu``, ``.tanh``, ``.sigmoid``, ``.contiguous``, ``.add``. In-place
-operations (``inplace=True``, ``+=``, ``.relu_()``) are followed: later readers of the modified
+operations (``inplace=True``, ``.relu_()``, ``.add_()``) are followed: later readers of the modified
 tensor read the result. ``ceil_mode`` is accepted where it changes nothing for ``input_shape``.
 The imported network computes the model's evaluation-mode forward pass (BatchNorm with running
 statistics, Dropout as the identity).
@@ -94,7 +94,6 @@ class _TorchGraph:
         })
         self.function_builders = {
             operator.add: ("+", self.sum),
-            operator.iadd: ("+=", self.sum),
             torch.add: ("torch.add", self.sum),
             torch.cat: ("torch.cat", self.cat),
             torch.concat: ("torch.concat", self.cat),
@@ -239,8 +238,6 @@ class _TorchGraph:
             return bool(getattr(self.modules[node.target], "inplace", False))
         if node.op == "call_method":
             return node.target.endswith("_")
-        if node.target is operator.iadd:
-            return True
         try:
             return bool(inspect.signature(node.target).bind(*node.args, **node.kwargs).arguments.get("inplace", False))
         except (TypeError, ValueError):  # a builtin without a signature, or arguments it does not take

@@ -16,7 +16,7 @@ import lrpref as lr
 from lrpref.io import ModelImportError, from_onnx
 
 onnx = require("onnx")
-from onnx import helper  # noqa: E402  (after the optional-import check)
+from onnx import helper
 
 EXPORTS = {"resnet18": 64, "resnet50": 64, "densenet121": 64, "vgg16": 224, "vgg16_bn": 224}
 
@@ -119,8 +119,8 @@ def merge(op, inputs, **attributes):
 
 
 ERRORS = {
-    "bias of a shared product": (bias_read_twice, r"ONNX node 1 'bias' \(Add\): Add of a constant is supported only as "
-                                                  r"the bias of a MatMul, Gemm or Conv whose output nothing else reads"),
+    "bias of a shared product": (bias_read_twice, (r"ONNX node 1 'bias' \(Add\): Add of a constant is supported only "
+                                                   r"as the bias of a MatMul, Gemm or Conv whose output nothing else reads")),
     "value from a later node": (reads_unknown, r"ONNX node 0 'early' \(Add\): reads 'later', which is not the graph input"),
     "Concat along the batch": (lambda: merge("Concat", ["x", "v0"], axis=0),
                                r"ONNX node 1 'merge' \(Concat\): Concat along axis=0 of \(N, 2, 3, 3\); only a non-batch"),

@@ -41,7 +41,10 @@ def measure(name: str) -> dict:
     from lrpref.io import ModelImportError, from_torch
 
     size = input_size(torchvision, name)
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):  # counts the parameters without allocating them
+            parameters = sum(p.numel() for p in torchvision.models.get_model(name, weights=None).parameters())
+    except NotImplementedError:  # an initialiser that reads values (RegNet's) cannot run on meta tensors
         parameters = sum(p.numel() for p in torchvision.models.get_model(name, weights=None).parameters())
     result = {"model": name, "size": size, "parameters": parameters}
     if parameters > MAX_PARAMETERS:

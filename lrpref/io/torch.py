@@ -15,8 +15,10 @@ Supported: modules ``Linear``, ``Conv2d`` (zero padding, ``'same'`` where symmet
 ``Identity``; the functions ``+`` / ``operator.add`` / ``torch.add`` of two tensors (:class:`~lrpref.Add`),
 ``torch.cat``/``torch.concat`` along a non-batch axis (:class:`~lrpref.Concat`), ``torch.flatten``,
 ``torch.reshape``, ``relu``, ``tanh``, ``sigmoid``, ``leaky_relu``, ``dropout`` (evaluation),
-``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``; the methods ``.flatten``, ``.view``/``.reshape``
-as a flatten to ``(N, -1)``, ``.relu``, ``.tanh``, ``.sigmoid``, ``.contiguous``, ``.add``. In-place
+``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, ``torch.mean`` over ``(H, W)`` (global average
+pooling, :class:`~lrpref.AdaptiveAvgPool2d` then :class:`~lrpref.Flatten` unless ``keepdim``); the methods
+``.flatten``, ``.view``/``.reshape`` as a flatten to ``(N, -1)``, ``.relu``, ``.tanh``, ``.sigmoid``,
+``.contiguous``, ``.add``, ``.mean``. In-place
 operations (``inplace=True``, ``.relu_()``, ``.add_()``) are followed: later readers of the modified
 tensor read the result. ``ceil_mode`` is accepted where it changes nothing for ``input_shape``.
 The imported network computes the model's evaluation-mode forward pass (BatchNorm with running
@@ -110,6 +112,7 @@ class _TorchGraph:
             F.max_pool2d: ("F.max_pool2d", self.max_pool),
             F.avg_pool2d: ("F.avg_pool2d", self.avg_pool),
             F.adaptive_avg_pool2d: ("F.adaptive_avg_pool2d", self.adaptive_avg_pool),
+            torch.mean: ("torch.mean", self.mean),
         }
         self.method_builders = {
             "flatten": self.flatten,
@@ -122,6 +125,7 @@ class _TorchGraph:
             "contiguous": lambda input, *args, **kwargs: _NO_LAYER,
             "add": self.sum,
             "add_": self.sum,
+            "mean": self.mean,
         }
         if type(module) in self.module_builders:  # a single supported layer: trace it as a chain of one
             module = nn.Sequential(module)
@@ -244,14 +248,24 @@ class _TorchGraph:
             return False
 
     def follow_in_place(self, node):
-        """An in-place operation overwrites its first argument: later readers of that value read the result. A view
-        of another value (a flatten, ``.contiguous()``) shares its memory, so changing it in place is refused."""
+        """An in-place operation overwrites its first argument: later readers of that value read the result (an
+        in-place Dropout changes nothing in evaluation). A view of another value (a flatten, a reshape,
+        ``.contiguous()``) shares its memory, so changing it in place is refused."""
+        if isinstance(self.graph.layer(self.tensors[node]), L.Identity):
+            return
         target = node.args[0]
-        if isinstance(self.graph.layer(self.tensors[target]), L.Flatten) or (
-                target.op == "call_method" and target.target == "contiguous"):
+        if self.is_view(target):
             raise ModelImportError(f"{self.where}: modifies {target.name!r} in place, which is a view of another value "
                                    f"of the model; use the out-of-place operation")
         self.tensors[target] = self.tensors[node]
+
+    def is_view(self, node) -> bool:
+        """Whether fx node ``node`` returns a view of its input (the supported flattening operations)."""
+        if node.op == "call_method":
+            return node.target in ("view", "reshape", "flatten", "contiguous")
+        if node.op == "call_module":
+            return isinstance(self.modules[node.target], self.torch.nn.Flatten)
+        return node.op == "call_function" and node.target in (self.torch.flatten, self.torch.reshape)
 
     # ------------------------------------------------------------------ conversions
 
@@ -345,6 +359,19 @@ class _TorchGraph:
             raise ModelImportError(f"{self.where}: adaptive pooling to {output_size} of a sample shape {shape}")
         size = tuple(shape[1 + axis] if out is None else out for axis, out in enumerate(output_size))
         return self.add(lambda: L.AdaptiveAvgPool2d(size))
+
+    def mean(self, input, dim=None, keepdim=False, *, dtype=None):
+        """The spatial mean ``x.mean((2, 3))`` of ``(N, C, H, W)``: global average pooling, flattened unless ``keepdim``."""
+        shape = self.in_shape
+        dims = (dim,) if isinstance(dim, int) else tuple(dim) if isinstance(dim, (tuple, list)) else None
+        if dtype is not None or len(shape) != 3 or dims is None or sorted(d % 4 for d in dims) != [2, 3]:
+            raise ModelImportError(f"{self.where}: mean over dim={dim!r} of (N, {', '.join(map(str, shape))}); only the "
+                                   f"spatial mean (dim=(2, 3)) of (N, C, H, W) is supported")
+        if keepdim:
+            return self.add(lambda: L.AdaptiveAvgPool2d(1))
+        pooled = self.graph.add(lambda: L.AdaptiveAvgPool2d(1), self.where, [self.tensor(self.single_input())],
+                                f"{self.node.name}_pool")
+        return self.graph.add(L.Flatten, self.where, [pooled], self.node.name)
 
     def flatten(self, input, start_dim=0, end_dim=-1):
         shape = self.in_shape

@@ -192,9 +192,10 @@ def test_in_place_operations_follow_torch():
 
 
 def test_chain_stays_sequential():
-    model = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), nn.Flatten(), nn.Linear(8, 2))
-    net = from_torch(model, (1, 4, 4))
-    assert type(net) is lr.Sequential and len(net) == 4
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), nn.Flatten(), nn.Dropout(inplace=True),
+                          nn.Linear(8, 2))  # an in-place Dropout of a view changes nothing in evaluation
+    net, _ = compare(model, (1, 4, 4), np.float64)
+    assert type(net) is lr.Sequential and len(net) == 5
 
 
 def test_errors_in_a_graph_name_the_node():
@@ -204,3 +205,35 @@ def test_errors_in_a_graph_name_the_node():
 
     with pytest.raises(ModelImportError, match=r"fx node 2 'mul' \(function mul\): unsupported function"):
         from_torch(Mul(), (3,))
+
+
+class SpatialMean(nn.Module):
+    """MNASNet's and many others' global pooling: ``x.mean([2, 3])``, and with ``keepdim``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.fc(torch.cat([y.mean([2, 3]), torch.mean(y, dim=(-1, -2), keepdim=True).flatten(1)], 1))
+
+
+def test_spatial_mean_is_global_average_pooling():
+    torch.manual_seed(4)
+    net, _ = compare(SpatialMean(), (2, 5, 4), np.float64, batch=2)
+    assert [node.name for node in net.nodes][:4] == ["conv", "mean_pool", "mean", "mean_1"]
+    assert isinstance(net["mean_pool"], lr.AdaptiveAvgPool2d) and isinstance(net["mean"], lr.Flatten)
+    with pytest.raises(ModelImportError, match=r"fx node 2 'mean' \(method \.mean\(\)\): mean over dim=1 of \(N, 3, 3, 2\)"):
+        from_torch(_MeanOver(1), (2, 5, 4))
+
+
+class _MeanOver(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+        self.conv = nn.Conv2d(2, 3, 3)
+
+    def forward(self, x):
+        return self.conv(x).mean(self.dim)

@@ -1,8 +1,8 @@
-"""Importers: models of other frameworks as lrpref networks (``Sequential`` chains).
+"""Importers: models of other frameworks as lrpref networks (a ``Sequential`` for a chain, a ``Graph`` otherwise).
 
-* :func:`from_torch` — a PyTorch module whose forward pass is a chain (``torch.fx`` tracing);
+* :func:`from_torch` — a PyTorch module, traced with ``torch.fx`` (ResNets, DenseNets, VGGs);
   needs ``pip install 'lrpref[torch]'``.
-* :func:`from_onnx` — an ONNX file or ``ModelProto`` whose graph is a chain; needs
+* :func:`from_onnx` — an ONNX file or ``ModelProto`` (residual sums and concatenations included); needs
   ``pip install 'lrpref[onnx]'``.
 * :func:`from_sklearn` — a fitted ``MLPClassifier`` / ``MLPRegressor``.
 

@@ -1,6 +1,6 @@
 """What every importer shares: the error type, optional imports, parameter conversion and
-:class:`ChainBuilder`, which appends layers while tracking the sample shape so that every
-problem is reported with the position of the source operation that caused it.
+:class:`GraphBuilder`, which adds layers as graph nodes while tracking every tensor's sample shape, so that
+every problem is reported with the position of the source operation that caused it.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ import math
 import numpy as np
 
 from ..layers import Layer
-from ..network import Sequential
+from ..network import INPUT, Graph, Sequential
 
-__all__ = ["ModelImportError", "require", "target_dtype", "as_float", "check_ceil_mode", "ChainBuilder"]
+__all__ = ["ModelImportError", "require", "target_dtype", "as_float", "check_ceil_mode", "GraphBuilder", "INPUT"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class ModelImportError(ValueError):
-    """A model cannot be imported: an unsupported layer or operator, a graph that is not a chain,
-    a malformed file or parameters the lrpref layers cannot represent. The message names the
+    """A model cannot be imported: an unsupported layer or operator, a malformed file or parameters the lrpref layers cannot represent. The message names the
     offending operation and its position in the source model."""
 
 
@@ -79,64 +78,90 @@ def check_ceil_mode(in_shape, kernel, stride, padding, dilation, where: str) -> 
                                    f"(lrpref's pooling layers use floor mode); pad the input or use ceil_mode=False")
 
 
-class ChainBuilder:
-    """Layers appended in order while the sample shape is tracked; errors name the source position."""
+class GraphBuilder:
+    """Layers added as nodes of a graph while every tensor's sample shape is tracked; errors name the source position.
+
+    Tensors are named by the node that produces them (``"input"`` is the network input). :meth:`network`
+    keeps the nodes the output depends on and returns a :class:`~lrpref.Sequential` when they form a
+    chain, otherwise a :class:`~lrpref.Graph` whose node names are the source's.
+    """
 
     def __init__(self, in_shape, source: str):
         self.source = source
         try:
-            self.shape = tuple(int(d) for d in in_shape)
+            shape = tuple(int(d) for d in in_shape)
         except (TypeError, ValueError):
             raise ModelImportError(f"{source}: input_shape must be a tuple of ints (one sample, no batch axis), "
                                    f"got {in_shape!r}") from None
-        if not self.shape or min(self.shape) < 1:
+        if not shape or min(shape) < 1:
             raise ModelImportError(f"{source}: input_shape must be a non-empty tuple of positive ints "
-                                   f"(one sample, no batch axis), got {self.shape}")
-        self.in_shape = self.shape
-        self.layers: list[Layer] = []
-        self.positions: list[str] = []
+                                   f"(one sample, no batch axis), got {shape}")
+        self.in_shape = shape
+        self.shapes = {INPUT: shape}  # tensor name -> sample shape
+        self.nodes: dict[str, tuple] = {}  # name -> (layer, input names, source position), in insertion order
 
-    def add(self, make_layer, where: str) -> Layer:
-        """Append ``make_layer()``; its construction errors and shape errors name ``where``."""
+    def shape(self, tensor: str) -> tuple:
+        return self.shapes[tensor]
+
+    def add(self, make_layer, where: str, inputs, name: str) -> str:
+        """Add the node ``make_layer()`` reading the tensors ``inputs``; returns its (unique) name.
+
+        Construction and shape errors name ``where``; a name already taken gets a numeric suffix.
+        """
+        inputs = tuple(inputs)
         try:
             layer = make_layer()
-            shape = tuple(layer.output_shape(self.shape))
+            shape = tuple(layer.output_shape(*(self.shapes[t] for t in inputs)))
         except ModelImportError:
             raise
-        except (ValueError, TypeError) as error:  # lrpref's layer checks: shapes, finiteness, dtypes
+        except (ValueError, TypeError) as error:  # lrpref's layer checks: shapes, finiteness, dtypes, arity
             raise ModelImportError(f"{where}: {error}") from None
-        self.layers.append(layer)
-        self.positions.append(where)
-        self.shape = shape
-        return layer
+        unique, suffix = name, 1
+        while unique in self.shapes:
+            unique, suffix = f"{name}_{suffix}", suffix + 1
+        self.nodes[unique] = (layer, inputs, where)
+        self.shapes[unique] = shape
+        return unique
 
-    def replace_last(self, make_layer, where: str) -> Layer:
-        """Rebuild the last layer (e.g. to attach a bias that follows it as a separate operation)."""
-        self.layers.pop()
-        self.positions.pop()
-        self.shape = self.previous_shape()
-        return self.add(make_layer, where)
+    def layer(self, tensor: str) -> Layer | None:
+        """The layer that produces ``tensor`` (None for the input)."""
+        return self.nodes[tensor][0] if tensor in self.nodes else None
 
-    def previous_shape(self):
-        """The sample shape at the input of the last layer."""
-        shape = self.in_shape
-        for layer in self.layers[:-1]:
-            shape = tuple(layer.output_shape(shape))
-        return shape
+    def replace(self, tensor: str, make_layer, where: str) -> None:
+        """Rebuild the layer that produces ``tensor`` with the same inputs and output shape (e.g. to attach a bias
+        that follows it as a separate operation)."""
+        _, inputs, _ = self.nodes[tensor]
+        try:
+            layer = make_layer()
+            shape = tuple(layer.output_shape(*(self.shapes[t] for t in inputs)))
+        except (ValueError, TypeError) as error:
+            raise ModelImportError(f"{where}: {error}") from None
+        if shape != self.shapes[tensor]:
+            raise ModelImportError(f"{where}: changes the shape of {tensor!r} from {self.shapes[tensor]} to {shape}")
+        self.nodes[tensor] = (layer, inputs, where)
 
-    @property
-    def last(self) -> Layer | None:
-        return self.layers[-1] if self.layers else None
+    def flat_size(self, tensor: str) -> int:
+        return math.prod(self.shapes[tensor])
 
-    def flat_size(self) -> int:
-        return math.prod(self.shape)
-
-    def network(self) -> Sequential:
-        if not self.layers:
-            raise ModelImportError(f"{self.source}: the model has no layers")
-        dtypes = {layer.dtype for layer in self.layers if layer.dtype is not None}
+    def network(self, output: str) -> Graph:
+        """The network computing ``output``: a Sequential when its nodes form a chain, a Graph otherwise."""
+        if output == INPUT or not self.nodes:
+            raise ModelImportError(f"{self.source}: the model has no layers (its output is its input)")
+        needed, stack = set(), [output]
+        while stack:
+            tensor = stack.pop()
+            if tensor != INPUT and tensor not in needed:
+                needed.add(tensor)
+                stack.extend(self.nodes[tensor][1])
+        kept = [(name, *self.nodes[name]) for name in self.nodes if name in needed]
+        dtypes = {layer.dtype for _, layer, _, _ in kept if layer.dtype is not None}
         if len(dtypes) > 1:
-            listing = ", ".join(f"{where}: {layer.dtype}" for layer, where in zip(self.layers, self.positions)
-                                if layer.dtype is not None)
+            listing = ", ".join(f"{where}: {layer.dtype}" for _, layer, _, where in kept if layer.dtype is not None)
             raise ModelImportError(f"{self.source}: parameters of mixed dtypes ({listing}); pass dtype= to convert")
-        return Sequential(self.layers)
+        previous = [INPUT] + [name for name, *_ in kept[:-1]]
+        if all(inputs == (before,) for (_, _, inputs, _), before in zip(kept, previous)):
+            return Sequential([layer for _, layer, _, _ in kept])
+        try:
+            return Graph.from_nodes([(name, layer, inputs) for name, layer, inputs, _ in kept])
+        except (ValueError, TypeError) as error:
+            raise ModelImportError(f"{self.source}: {error}") from None

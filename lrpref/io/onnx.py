@@ -1,12 +1,16 @@
-"""``from_onnx``: an ONNX graph that is a chain, as an lrpref :class:`~lrpref.Sequential`.
+"""``from_onnx``: an ONNX graph as an lrpref network — a :class:`~lrpref.Sequential` when it is a chain, a
+:class:`~lrpref.Graph` (node names from the ONNX nodes) when it branches and merges.
 
 The file is parsed with the ``onnx`` package's protobuf classes (no external data is ever
-read, nothing is executed) and validated here, node by node: every node must take the output
-of the previous one plus constants (initializers or ``Constant`` nodes), and nothing else may
-read that output. Supported operators (default domain, any opset):
+read, nothing is executed) and validated here, node by node, in the file's (topological) order:
+a node reads values computed before it and constants (initializers, ``Constant`` nodes, an
+``Identity`` of a constant). Supported operators (default domain, any opset):
 
+* ``Add`` and ``Sum`` of tensors of the same shape (:class:`~lrpref.Add`), ``Concat`` along a
+  non-batch axis (:class:`~lrpref.Concat`);
 * ``Gemm`` (``transB``, ``alpha``, ``beta``; ``transA=0``), ``MatMul`` with a constant right
-  operand, and ``Add`` of a constant right after a ``MatMul``/``Gemm``/``Conv`` (its bias);
+  operand, and ``Add`` of a constant to the output of a ``MatMul``/``Gemm``/``Conv`` read by
+  nothing else (its bias);
 * ``Conv`` (2-D; ``pads`` symmetric, ``auto_pad``, ``strides``, ``dilations``, ``group``);
 * ``MaxPool`` (``dilations``, ``storage_order``, ``ceil_mode`` where it changes nothing),
   ``AveragePool`` (``count_include_pad``), ``GlobalAveragePool``;
@@ -15,7 +19,7 @@ read that output. Supported operators (default domain, any opset):
   ``Identity``, ``Dropout`` (inference; ``ratio`` as attribute or input);
 * a trailing ``Softmax`` over the classes, which is dropped: the network returns the logits.
 
-Everything else — another operator, a branch, an asymmetric padding, a malformed file — is a
+Everything else — another operator, an asymmetric padding, a malformed file — is a
 :class:`~lrpref.io.ModelImportError` naming the node, its operator and its position.
 """
 
@@ -28,7 +32,7 @@ from collections import Counter
 import numpy as np
 
 from .. import layers as L
-from ._chain import ChainBuilder, ModelImportError, as_float, check_ceil_mode, require, target_dtype
+from ._chain import INPUT, GraphBuilder, ModelImportError, as_float, check_ceil_mode, require, target_dtype
 
 __all__ = ["from_onnx"]
 
@@ -38,6 +42,8 @@ _ATTRIBUTES = {
     "Gemm": {"alpha", "beta", "transA", "transB", "broadcast"},
     "MatMul": set(),
     "Add": {"broadcast"},
+    "Sum": set(),
+    "Concat": {"axis"},
     "Conv": {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"},
     "MaxPool": {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"},
     "AveragePool": {"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"},
@@ -56,7 +62,7 @@ _MAX_ELEMENTS = 2**31  # larger tensors in a file are refused before numpy alloc
 
 
 def from_onnx(path_or_model, *, input_shape=None, dtype=None):
-    """Import an ONNX model whose graph is a chain of supported operators.
+    """Import an ONNX model made of supported operators.
 
     Parameters
     ----------
@@ -67,18 +73,18 @@ def from_onnx(path_or_model, *, input_shape=None, dtype=None):
 
     Returns
     -------
-    lrpref.Sequential computing the graph's output (before a trailing Softmax, if any).
+    lrpref.Sequential (a chain) or lrpref.Graph computing the graph's output (before a final Softmax, if any).
 
     Raises
     ------
-    ModelImportError : a malformed file, an unsupported operator or attribute, or a graph that
-        is not a chain (the message names the node, its operator and its index).
+    ModelImportError : a malformed file, an unsupported operator or attribute (the message names
+        the node, its operator and its index).
     OSError : the file cannot be read.
     ImportError : the ``onnx`` package is not installed (``pip install 'lrpref[onnx]'``).
     """
     onnx = require("onnx", "onnx", "lrpref.io.from_onnx")
     model = _load(onnx, path_or_model)
-    return _OnnxChain(onnx, model, input_shape, target_dtype(dtype)).convert()
+    return _OnnxGraph(onnx, model, input_shape, target_dtype(dtype)).convert()
 
 
 def _load(onnx, path_or_model):
@@ -105,8 +111,8 @@ def _load(onnx, path_or_model):
     return model
 
 
-class _OnnxChain:
-    """Walks the nodes of an ONNX graph, checking that it is a chain and converting each node."""
+class _OnnxGraph:
+    """Walks the nodes of an ONNX graph in order, converting each node to an lrpref node."""
 
     def __init__(self, onnx, model, input_shape, dtype):
         self.onnx = onnx
@@ -127,7 +133,8 @@ class _OnnxChain:
             raise ModelImportError(f"ONNX graph: {len(self.graph.output)} outputs; lrpref networks have exactly one")
         self.input = inputs[0]
         self.batch = None  # the graph input's static batch size, if it has one
-        self.chain = ChainBuilder(self.sample_shape(input_shape), "from_onnx")
+        self.builder = GraphBuilder(self.sample_shape(input_shape), "from_onnx")
+        self.values = {self.input.name: INPUT}  # ONNX value name -> the lrpref tensor holding it
 
     @staticmethod
     def default_opset(model) -> int:
@@ -213,12 +220,10 @@ class _OnnxChain:
     # ------------------------------------------------------------------ graph walk
 
     def convert(self):
-        uses = Counter(name for node in self.graph.node for name in node.input if name)
-        uses.update(value.name for value in self.graph.output)
-        nodes = list(self.graph.node)
-        last = max((k for k, node in enumerate(nodes) if node.op_type != "Constant"), default=-1)
-        current = self.input.name
-        for index, node in enumerate(nodes):
+        self.uses = Counter(name for node in self.graph.node for name in node.input if name)
+        self.uses.update(value.name for value in self.graph.output)
+        self.output = self.graph.output[0].name
+        for index, node in enumerate(self.graph.node):
             self.where = f"ONNX node {index} {node.name or (node.output[0] if node.output else '')!r} ({node.op_type})"
             if node.domain not in ("", "ai.onnx"):
                 raise ModelImportError(f"{self.where}: operator of domain {node.domain!r} is not supported")
@@ -231,30 +236,41 @@ class _OnnxChain:
             if node.op_type == "Constant":
                 self.constants[node.output[0]] = self.constant_value(attrs)
                 continue
-            self.check_chain(node, current, uses)
-            if node.op_type == "Softmax":
-                self.softmax(attrs, index == last)
-            else:
-                getattr(self, "convert_" + node.op_type)(node, attrs)
-            current = node.output[0]
-        if self.graph.output[0].name != current:
-            raise ModelImportError(f"ONNX graph: the output {self.graph.output[0].name!r} is not the end of the chain "
-                                   f"({current!r})")
-        return self.chain.network()
+            if node.op_type == "Identity" and len(node.input) == 1 and node.input[0] in self.constants:
+                self.constants[node.output[0]] = self.constants[node.input[0]]  # exporters copy parameters this way
+                continue
+            self.node = node
+            self.check_inputs(node)
+            self.values[node.output[0]] = getattr(self, "convert_" + node.op_type)(node, attrs)
+        if self.output not in self.values:
+            raise ModelImportError(f"ONNX graph: the output {self.output!r} is not computed by any node")
+        if self.values[self.output] == INPUT:
+            raise ModelImportError(f"ONNX graph: the output {self.output!r} is the graph input; no node computes it")
+        return self.builder.network(self.values[self.output])
 
-    def check_chain(self, node, current, uses):
-        data = [name for name in node.input if name and name not in self.constants]
-        if data != [current]:
-            raise ModelImportError(f"{self.where}: reads the values {data}; in a chain every node reads the output of the "
-                                   f"one before ({current!r}) and constants only")
-        if uses[current] != 1:
-            readers = [f"{n.name or n.op_type!r}" for n in self.graph.node if current in n.input]
-            raise ModelImportError(f"{self.where}: the value {current!r} is read {uses[current]} times ({', '.join(readers)}"
-                                   f"{', the graph output' if current in [v.name for v in self.graph.output] else ''}); "
-                                   f"branching graphs are not chains")
-        unused = [name for name in node.output[1:] if name and uses[name]]
+    def check_inputs(self, node):
+        for name in node.input:
+            if name and name not in self.constants and name not in self.values:
+                raise ModelImportError(f"{self.where}: reads {name!r}, which is not the graph input, a constant or the "
+                                       f"output of an earlier node")
+        unused = [name for name in node.output[1:] if name and self.uses[name]]
         if unused:
             raise ModelImportError(f"{self.where}: its extra outputs {unused} are used; only the first output can be imported")
+
+    def data_inputs(self, node):
+        return [name for name in node.input if name and name not in self.constants]
+
+    def single_input(self) -> str:
+        """The lrpref tensor an operator of one data input reads (its first input; the others are constants)."""
+        data = self.data_inputs(self.node)
+        if data != [self.node.input[0]]:
+            raise ModelImportError(f"{self.where}: reads the values {data}; this operator reads one tensor (its first "
+                                   f"input) and constants")
+        return self.values[data[0]]
+
+    @property
+    def in_shape(self) -> tuple:
+        return self.builder.shape(self.single_input())
 
     def constant_value(self, attrs):
         if len(attrs) != 1:
@@ -268,8 +284,10 @@ class _OnnxChain:
 
     # ------------------------------------------------------------------ operators
 
-    def add(self, make):
-        return self.chain.add(make, self.where)
+    def add(self, make, inputs=None) -> str:
+        """Add the node ``make()`` reading the lrpref tensors ``inputs`` (default: the node's one data input)."""
+        inputs = [self.single_input()] if inputs is None else inputs
+        return self.builder.add(make, self.where, inputs, self.node.name or self.node.output[0])
 
     def convert_Gemm(self, node, attrs):
         if self.attribute(attrs, "transA", "int", 0):
@@ -287,7 +305,7 @@ class _OnnxChain:
         if self.optional_input(node, 2):
             beta = self.attribute(attrs, "beta", "float", 1.0)
             bias = self.row_bias(self.parameter(node.input[2], "C"), W.shape[0]) * W.dtype.type(beta)
-        self.add(lambda: L.Dense(W, bias))
+        return self.add(lambda: L.Dense(W, bias))
 
     def row_bias(self, c, out):
         """A constant broadcast along the batch as one value per output (shapes (), (1,), (out,), (1, 1), (1, out))."""
@@ -301,31 +319,60 @@ class _OnnxChain:
         B = self.parameter(node.input[1], "B")
         if B.ndim != 2:
             raise ModelImportError(f"{self.where}: the constant operand must be a matrix, got shape {B.shape}")
-        self.add(lambda: L.Dense(B.T))
+        return self.add(lambda: L.Dense(B.T))
 
     def convert_Add(self, node, attrs):
-        constants = [name for name in node.input if name in self.constants]
-        if len(node.input) != 2 or len(constants) != 1:
-            raise ModelImportError(f"{self.where}: only the sum of the previous output and one constant is supported")
-        c = self.parameter(constants[0], "addend")
-        last = self.chain.last
+        data = self.data_inputs(node)
+        if len(node.input) != 2 or not data:
+            raise ModelImportError(f"{self.where}: Add needs two inputs, at least one of them computed")
+        if len(data) == 2:
+            return self.add(L.Add, [self.values[name] for name in data])
+        constant = next(name for name in node.input if name in self.constants)
+        return self.add_bias(data[0], self.parameter(constant, "addend"))
+
+    def add_bias(self, value, c):
+        """The sum of ``value`` and a constant, folded into the bias of the MatMul, Gemm or Conv computing ``value``."""
+        tensor = self.values[value]
+        last = self.builder.layer(tensor)
+        if not isinstance(last, (L.Dense, L.Conv2d)) or self.uses[value] != 1:
+            raise ModelImportError(f"{self.where}: Add of a constant is supported only as the bias of a MatMul, Gemm "
+                                   f"or Conv whose output nothing else reads")
         if isinstance(last, L.Dense):
             bias = self.row_bias(c, last.out_features)
-        elif isinstance(last, L.Conv2d):
+        else:
             if c.shape not in ((), (1,), (last.out_channels, 1, 1), (1, last.out_channels, 1, 1)):
                 raise ModelImportError(f"{self.where}: a constant of shape {c.shape} is not a bias of "
                                        f"{last.out_channels} channels")
             bias = np.broadcast_to(c.reshape(-1), (last.out_channels,)).copy()
-        else:
-            raise ModelImportError(f"{self.where}: Add of a constant is supported only as the bias of the MatMul, "
-                                   f"Gemm or Conv right before it")
         if last.bias is not None:
             bias = bias + last.bias
         if isinstance(last, L.Dense):
-            self.chain.replace_last(lambda: L.Dense(last.W, bias), self.where)
+            self.builder.replace(tensor, lambda: L.Dense(last.W, bias), self.where)
         else:
-            self.chain.replace_last(lambda: L.Conv2d(last.W, bias, last.stride, last.padding, last.dilation,
-                                                     last.groups), self.where)
+            self.builder.replace(tensor, lambda: L.Conv2d(last.W, bias, last.stride, last.padding, last.dilation,
+                                                          last.groups), self.where)
+        return tensor
+
+    def merged_inputs(self, node):
+        """The lrpref tensors of a Sum's or Concat's inputs, all computed (no constants)."""
+        if len(node.input) < 1 or any(not name or name in self.constants for name in node.input):
+            raise ModelImportError(f"{self.where}: {node.op_type} of constants or empty inputs is not supported; "
+                                   f"its inputs must be computed tensors")
+        return [self.values[name] for name in node.input]
+
+    def convert_Sum(self, node, attrs):
+        inputs = self.merged_inputs(node)
+        return inputs[0] if len(inputs) == 1 else self.add(L.Add, inputs)
+
+    def convert_Concat(self, node, attrs):
+        inputs = self.merged_inputs(node)
+        shape = self.builder.shape(inputs[0])
+        rank = len(shape) + 1
+        axis = self.attribute(attrs, "axis", "int")
+        if axis is None or not -rank <= axis < rank or axis % rank == 0:
+            raise ModelImportError(f"{self.where}: Concat along axis={axis} of (N, {', '.join(map(str, shape))}); only "
+                                   f"a non-batch axis (1 .. {rank - 1}) is supported")
+        return inputs[0] if len(inputs) == 1 else self.add(lambda: L.Concat(axis % rank), inputs)
 
     def window(self, attrs, kernel, default_dilation=(1, 1)):
         """``(stride, padding, dilation, auto_pad)`` with ONNX's ``auto_pad`` resolved to a symmetric padding."""
@@ -334,7 +381,7 @@ class _OnnxChain:
         if min(stride) < 1 or min(dilation) < 1 or min(kernel) < 1:
             raise ModelImportError(f"{self.where}: kernel {kernel}, strides {stride} and dilations {dilation} must be >= 1")
         auto_pad = self.attribute(attrs, "auto_pad", "string", "NOTSET")
-        shape = self.chain.shape
+        shape = self.in_shape
         if len(shape) != 3:
             raise ModelImportError(f"{self.where}: expects inputs (N, C, H, W); got a sample shape {shape}")
         if auto_pad == "NOTSET":
@@ -370,7 +417,7 @@ class _OnnxChain:
         stride, padding, dilation, _ = self.window(attrs, kernel)
         bias = self.parameter(node.input[2], "B") if self.optional_input(node, 2) else None
         groups = self.attribute(attrs, "group", "int", 1)
-        self.add(lambda: L.Conv2d(W, bias, stride, padding, dilation, groups))
+        return self.add(lambda: L.Conv2d(W, bias, stride, padding, dilation, groups))
 
     def pool_window(self, attrs):
         if "kernel_shape" not in attrs:
@@ -378,32 +425,33 @@ class _OnnxChain:
         kernel = self.pair(attrs, "kernel_shape", None)
         stride, padding, dilation, auto_pad = self.window(attrs, kernel)
         if self.attribute(attrs, "ceil_mode", "int", 0) and auto_pad == "NOTSET":  # VALID/SAME: ceil mode changes nothing
-            check_ceil_mode(self.chain.shape, kernel, stride, padding, dilation, self.where)
+            check_ceil_mode(self.in_shape, kernel, stride, padding, dilation, self.where)
         return kernel, stride, padding, dilation
 
     def convert_MaxPool(self, node, attrs):
         kernel, stride, padding, dilation = self.pool_window(attrs)
-        self.add(lambda: L.MaxPool2d(kernel, stride, padding, dilation))
+        return self.add(lambda: L.MaxPool2d(kernel, stride, padding, dilation))
 
     def convert_AveragePool(self, node, attrs):
         kernel, stride, padding, dilation = self.pool_window(attrs)
         if dilation != (1, 1):
             raise ModelImportError(f"{self.where}: dilations {dilation}; lrpref's AvgPool2d has no dilation")
         count_include_pad = bool(self.attribute(attrs, "count_include_pad", "int", 0))
-        self.add(lambda: L.AvgPool2d(kernel, stride, padding, count_include_pad))
+        return self.add(lambda: L.AvgPool2d(kernel, stride, padding, count_include_pad))
 
     def convert_GlobalAveragePool(self, node, attrs):
-        self.add(lambda: L.AdaptiveAvgPool2d(1))
+        return self.add(lambda: L.AdaptiveAvgPool2d(1))
 
     def convert_Flatten(self, node, attrs):
-        rank = len(self.chain.shape) + 1
+        rank = len(self.in_shape) + 1
         axis = self.attribute(attrs, "axis", "int", 1)
         if axis % rank != 1 or not -rank <= axis < rank:
             raise ModelImportError(f"{self.where}: Flatten(axis={axis}) of a rank-{rank} tensor; only axis=1 "
                                    f"(keep the batch axis) is supported")
-        self.add(L.Flatten)
+        return self.add(L.Flatten)
 
     def convert_Reshape(self, node, attrs):
+        size = self.builder.flat_size(self.single_input())
         if self.opset < 5 or "shape" in attrs:
             shape = self.attribute(attrs, "shape", "ints", None)
         else:
@@ -411,12 +459,11 @@ class _OnnxChain:
         if shape is None:
             raise ModelImportError(f"{self.where}: Reshape without a shape")
         shape = [int(v) for v in np.asarray(shape).reshape(-1)]
-        size = self.chain.flat_size()
         keeps_batch = (0 if not self.attribute(attrs, "allowzero", "int", 0) else None, -1, self.batch)
         if len(shape) != 2 or shape[0] not in keeps_batch or shape[1] not in (-1, size) or shape == [-1, -1]:
-            raise ModelImportError(f"{self.where}: Reshape of (N, {', '.join(map(str, self.chain.shape))}) to {shape}; "
+            raise ModelImportError(f"{self.where}: Reshape of (N, {', '.join(map(str, self.in_shape))}) to {shape}; "
                                    f"only a flatten to (N, {size}) is supported (shape [0, -1] or [-1, {size}])")
-        self.add(L.Flatten)
+        return self.add(L.Flatten)
 
     def convert_BatchNormalization(self, node, attrs):
         if self.attribute(attrs, "training_mode", "int", 0):
@@ -428,16 +475,16 @@ class _OnnxChain:
         gamma, beta, mean, var = (self.parameter(name, what) for name, what in
                                   zip(node.input[1:], ("scale", "B", "input_mean", "input_var")))
         eps = self.attribute(attrs, "epsilon", "float", 1e-5)
-        self.add(lambda: L.BatchNorm(mean, var, gamma, beta, eps))
+        return self.add(lambda: L.BatchNorm(mean, var, gamma, beta, eps))
 
     def convert_Relu(self, node, attrs):
-        self.add(_ELEMENT_WISE[node.op_type])
+        return self.add(_ELEMENT_WISE[node.op_type])
 
     convert_Tanh = convert_Sigmoid = convert_Identity = convert_Relu
 
     def convert_LeakyRelu(self, node, attrs):
         alpha = self.attribute(attrs, "alpha", "float", 0.01)
-        self.add(lambda: L.LeakyReLU(alpha))
+        return self.add(lambda: L.LeakyReLU(alpha))
 
     def convert_Dropout(self, node, attrs):
         ratio = self.attribute(attrs, "ratio", "float", 0.5)
@@ -448,10 +495,11 @@ class _OnnxChain:
             ratio = float(ratio.reshape(-1)[0])
         if self.optional_input(node, 2) and np.any(self.constant(node.input[2], "training_mode")):
             raise ModelImportError(f"{self.where}: training_mode is true; dropout is imported at inference only")
-        self.add(lambda: L.Dropout(ratio))
+        return self.add(lambda: L.Dropout(ratio))
 
-    def softmax(self, attrs, is_last):
+    def convert_Softmax(self, node, attrs):
         axis = self.attribute(attrs, "axis", "int", 1 if self.opset < 13 else -1)
-        if not is_last or len(self.chain.shape) != 1 or axis not in (1, -1):
+        if node.output[0] != self.output or len(self.in_shape) != 1 or axis not in (1, -1):
             raise ModelImportError(f"{self.where}: only a trailing Softmax over the classes of (N, C) outputs is "
                                    f"supported (it is dropped: the network returns the logits)")
+        return self.single_input()

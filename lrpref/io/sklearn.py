@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers as L
-from ._chain import ChainBuilder, ModelImportError, as_float, target_dtype
+from ._chain import INPUT, GraphBuilder, ModelImportError, as_float, target_dtype
 
 __all__ = ["from_sklearn"]
 
@@ -49,11 +49,12 @@ def from_sklearn(estimator, *, dtype=None):
         raise ModelImportError(f"{type(estimator).__name__}: activation {estimator.activation!r} is not one of "
                                f"{sorted(_ACTIVATIONS)}")
     dtype = target_dtype(dtype)
-    chain = ChainBuilder((estimator.coefs_[0].shape[0],), "from_sklearn")
+    builder, tensor = GraphBuilder((estimator.coefs_[0].shape[0],), "from_sklearn"), INPUT
     for k, (coef, intercept) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
         where = f"{type(estimator).__name__} layer {k}"
         W, b = as_float(np.asarray(coef).T, dtype, where), as_float(intercept, dtype, where)
-        chain.add(lambda: L.Dense(W, b), where)
+        tensor = builder.add(lambda: L.Dense(W, b), where, [tensor], f"dense{k}")
         if k < len(estimator.coefs_) - 1:
-            chain.add(_ACTIVATIONS[estimator.activation], f"{where} activation {estimator.activation!r}")
-    return chain.network()
+            tensor = builder.add(_ACTIVATIONS[estimator.activation], f"{where} activation {estimator.activation!r}",
+                                 [tensor], f"activation{k}")
+    return builder.network(tensor)

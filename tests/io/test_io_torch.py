@@ -287,10 +287,14 @@ class Functional(nn.Module):
 
 
 ERRORS = [
-    (Residual(), (2, 4, 4), r"fx node 1 'conv' \(module 'conv': Conv2d\): the value 'x' is used by 2 nodes.*branching"),
     (nn.Sequential(nn.Linear(3, 3), nn.ELU()), (3,), r"fx node 2 '_1' \(module '1': ELU\): unsupported module torch\.nn\.modules\.activation\.ELU"),
     (nn.Sequential(nn.Flatten(), nn.Linear(3, 3), nn.Softmax(dim=1)), (3,), r"module '2': Softmax"),
-    (Functional(lambda x: torch.cat([x, x], 1)), (3,), r"fx node 1 'cat' \(function cat\): unsupported function"),
+    (Functional(lambda x: torch.cat([x, x], 0)), (3,), r"fx node 1 'cat' \(function torch\.cat\): cat along dim=0 of \(N, 3\); only a non-batch axis"),
+    (Functional(lambda x: torch.cat([x, x.view(x.size(0), -1)], 1)), (3, 2), r"fx node 3 'cat' \(function torch\.cat\): Concat\(axis=1\): input 1 has a sample shape \(6,\)"),
+    (Functional(lambda x: x + 1), (3,), r"fx node 1 'add' \(function \+\): adds the constant 1; only the sum of two tensors"),
+    (Functional(lambda x: torch.add(x, x, alpha=2)), (3,), r"fx node 1 'add' \(function torch\.add\): alpha=2"),
+    (Functional(lambda x: x + x.flatten(1)), (2, 3), r"fx node 2 'add' \(function \+\): .*Add\(\): input 1 has a sample shape \(6,\), input 0 \(2, 3\)"),
+    (Functional(lambda x: x + torch.flatten(x, 1).relu_().view(x.size(0), 2, 3)), (2, 3), r"fx node 2 'relu_' \(method \.relu_\(\)\): modifies 'flatten' in place, which is a view"),
     (Functional(lambda x: F.dropout(x, 0.5)), (3,), r"F\.dropout.*training=True is random"),
     (Functional(lambda x: torch.flatten(x)), (3,), r"flatten\(start_dim=0, end_dim=-1\)"),
     (Functional(lambda x: x.view(x.size(0), 2, -1)), (2, 3, 3), r"reshape of \(N, 2, 3, 3\) to \('N', 2, -1\)"),

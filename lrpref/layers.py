@@ -1081,10 +1081,10 @@ class Add(_Merge):
         return total
 
     def edge_apply(self, edge, x, in_shapes, rho=None):
-        return x * self._unit(x.dtype, rho)
+        return x if rho is None else x * self._unit(x.dtype, rho)  # W_e = I: no copy (callers never write into it)
 
     def edge_transpose(self, edge, g, in_shapes, rho=None):
-        return g * self._unit(g.dtype, rho)
+        return g if rho is None else g * self._unit(g.dtype, rho)
 
     def edge_matrix(self, edge, in_shapes, rho=None):
         return sp.identity(math.prod(in_shapes[edge]), format="csr") * float(self._unit(np.float64, rho))

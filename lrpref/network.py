@@ -167,6 +167,7 @@ class Graph:
         self.consumers = tuple(tuple(c) for c in consumers)
         self.dtype = dtypes.pop() if dtypes else None
         self._index = {node.name: k for k, node in enumerate(built)}
+        self._wheres = [self._where(k) for k in range(len(built))]  # layers are immutable: their text is too
         self._last_reference = (None, None)
 
     # ------------------------------------------------------------------ structure
@@ -207,7 +208,7 @@ class Graph:
 
     def where(self, k: int) -> str:
         """How errors name node ``k``."""
-        return self._where(k)
+        return self._wheres[k]
 
     def tensor_name(self, t: int) -> str:
         """``"input"`` or the name of the node that produces tensor ``t``."""

@@ -144,11 +144,12 @@ def check_rule(layer: Layer, rule: Rule, where: str) -> None:
     if not isinstance(rule, Rule):
         raise TypeError(f"{where}: {rule!r} is not an lrpref rule")
     if isinstance(rule, Surrogate):
-        ok, expected = isinstance(layer, rule.layer_types), ", ".join(kind.__name__ for kind in rule.layer_types)
-    else:
-        ok, expected = rule.requires in layer.capabilities, _layers_with(rule.requires)
-    if not ok:
-        raise TypeError(f"{where}: the rule {rule.describe()} applies to {expected}, not to {layer.describe()}")
+        if not isinstance(layer, rule.layer_types):
+            expected = ", ".join(kind.__name__ for kind in rule.layer_types)
+            raise TypeError(f"{where}: the rule {rule.describe()} applies to {expected}, not to {layer.describe()}")
+    elif rule.requires not in layer.capabilities:
+        raise TypeError(f"{where}: the rule {rule.describe()} applies to {_layers_with(rule.requires)}, "
+                        f"not to {layer.describe()}")
 
 
 # --------------------------------------------------------------------------- shared steps

@@ -10,7 +10,6 @@ from ._fast.scratch import release as release_scratch
 from .canonize import fold_batchnorm
 from .composites import Composite
 from .explain import explain
-from .explain_dask import DaskExplanation, explain_dask
 from .explanation import Explanation, LayerRelevance
 from .layers import (Add, AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Dropout, Flatten, Identity,
                      Layer, LeakyReLU, MaxPool2d, ReLU, ShapeError, Sigmoid, Tanh)
@@ -31,3 +30,13 @@ __all__ = [
     "fold_batchnorm", "Explanation", "LayerRelevance", "Absorbed", "MatrixTooLarge", "Ledger", "LedgerRow", "config",
     "release_scratch", "conformance",
 ]
+
+
+def __getattr__(name):
+    """``explain_dask`` and ``DaskExplanation`` (:mod:`lrpref.chunked`) load on first use: they bring in dask's
+    helpers and ``lrpref.evaluate``, which ``import lrpref`` does not need."""
+    if name in ("explain_dask", "DaskExplanation"):
+        from . import chunked
+
+        return getattr(chunked, name)
+    raise AttributeError(f"module 'lrpref' has no attribute {name!r}")

@@ -26,7 +26,7 @@ def explain(net: Graph, x, target=None, rule=None, *, method: str = "lrp", refer
     ----------
     net : Graph or Sequential (a chain is a graph whose nodes read the one before)
     x : array (N, ...) of the network's dtype (float32 or float64), finite; a ``dask.array`` chunked
-        along the batch gives a :class:`~lrpref.explain_dask.DaskExplanation`, chunk by chunk
+        along the batch gives a :class:`~lrpref.chunked.DaskExplanation`, chunk by chunk
         (:func:`lrpref.explain_dask`, docs/scale.md).
     target : None (each sample's arg-max), int, N ints, or (LRP) a float array of the output's
         shape used as the top relevance itself.
@@ -86,8 +86,8 @@ def explain(net: Graph, x, target=None, rule=None, *, method: str = "lrp", refer
     """
     if not isinstance(net, Graph):
         raise TypeError(f"net must be an lrpref.Sequential or Graph, got {type(net).__name__}")
-    if type(x).__module__.partition(".")[0] == "dask":  # a dask array: chunk by chunk (lrpref.explain_dask)
-        from .explain_dask import explain_dask
+    if type(x).__module__.partition(".")[0] == "dask":  # a dask array: chunk by chunk (lrpref.chunked)
+        from .chunked import explain_dask
 
         return explain_dask(net, x, target, rule=rule, method=method, reference=reference, steps=steps, riemann=riemann,
                             keep_messages=keep_messages, path=path, max_matrix_bytes=max_matrix_bytes, **options)

@@ -20,7 +20,7 @@ distributed = require("distributed")
 import lrpref as lr
 from lrpref.datasets import digits_split, load_network
 from lrpref.evaluate._inputs import NOISE, sample_rng
-from lrpref.explain_dask import explain_dask
+from lrpref.chunked import explain_dask
 
 X = digits_split()[1][:12]
 LABELS = digits_split()[3][:12]

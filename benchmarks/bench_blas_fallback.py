@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
+from timing import median_seconds
 
 
 def network(kind, dtype):
@@ -46,16 +45,9 @@ def measure(args) -> float:
 
     blas._library = blas._scipy_library() if args.library == "scipy" else blas.library()
     net, x = network(args.network, np.dtype(args.dtype))
-    call = lambda: lr.explain(net, x, target=0, rule=lr.Epsilon(1e-6))  # noqa: E731
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(args.runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
+    seconds = median_seconds(lambda: lr.explain(net, x, target=0, rule=lr.Epsilon(1e-6)), args.runs, warmup=3)
     assert blas.library().name.startswith("scipy") == (args.library == "scipy")
-    return statistics.median(times)
+    return seconds
 
 
 def main(argv=None):

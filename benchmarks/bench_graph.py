@@ -24,9 +24,9 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
+from timing import median_seconds
 
 
 def weights(blocks, width, features, classes, seed=0):
@@ -83,14 +83,7 @@ def measure(args) -> float:
     """Median seconds of one call on this side (this process only)."""
     dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
     call = (lrpref_side if args.side == "lrpref" else torch_side)(args, dtype)
-    for _ in range(args.warmup):
-        call()
-    times = []
-    for _ in range(args.runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(call, args.runs, args.warmup)
 
 
 def compare(args) -> dict:

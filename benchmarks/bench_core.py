@@ -17,10 +17,10 @@ import argparse
 import os
 import platform
 import statistics
-import time
 
 import numpy as np
 import torch
+from timing import median_seconds
 
 import lrpref as lr
 
@@ -33,17 +33,7 @@ def paired_times(first, second, blocks, runs=5, warmup=2):
     alternate ``blocks`` times. Alternating cancels slow drifts of the machine's speed, which on
     a shared 2-core machine are larger than the differences measured.
     """
-    def block(fn):
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    pairs = [(block(first), block(second)) for _ in range(blocks)]
+    pairs = [(median_seconds(first, runs, warmup), median_seconds(second, runs, warmup)) for _ in range(blocks)]
     return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
             statistics.median(a / b for a, b in pairs))
 

@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from .propagate import Absorbed, MatrixTooLarge, memory_budget
+from .propagate import Absorbed, MatrixTooLarge, memory_budget, per_edge
 
 __all__ = ["ChainStep", "PassStep", "Increments", "propagate_graph", "FUSED"]
 
@@ -60,8 +60,7 @@ class ChainStep:
 
     @property
     def relevance_in(self):
-        edges = self.relevance_edges
-        return edges[0] if len(edges) == 1 else tuple(edges)
+        return per_edge(self.relevance_edges)
 
     @property
     def factor_edges(self) -> list:
@@ -69,8 +68,7 @@ class ChainStep:
 
     @property
     def factor_in(self):
-        edges = self.factor_edges
-        return edges[0] if len(edges) == 1 else tuple(edges)
+        return per_edge(self.factor_edges)
 
     @property
     def linearization(self):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ledger import Ledger, LedgerRow
-from .propagate import _per_sample_sum
+from .propagate import _per_sample_sum, per_edge
 
 __all__ = ["Explanation", "LayerRelevance"]
 
@@ -71,8 +71,7 @@ class LayerRelevance:
     @property
     def input(self):
         """The layer's input activations (kept with ``keep_messages=True``); a tuple for several inputs."""
-        inputs = self._require_activations()[0]
-        return inputs[0] if len(inputs) == 1 else tuple(inputs)
+        return per_edge(self._require_activations()[0])
 
     @property
     def output(self):
@@ -106,8 +105,7 @@ class LayerRelevance:
         size = self.relevance_out.shape[0]
         if not -size <= n < size:
             raise IndexError(f"sample {n} out of range for a batch of {size}")
-        matrices = self._messages(n % size, max_bytes)
-        return matrices[0] if len(matrices) == 1 else tuple(matrices)
+        return per_edge(self._messages(n % size, max_bytes))
 
     def ledger_row(self) -> LedgerRow:
         passed = sum(_per_sample_sum(r) for r in self.relevance_edges)

@@ -47,7 +47,7 @@ from .explanation import Explanation, LayerRelevance
 from .layers import Dense
 from .linearize import RevealCancel, captum_hooks
 from .paths import quadrature, rule_name
-from .propagate import Absorbed
+from .propagate import Absorbed, per_edge
 from .reference import resolve_reference
 from .rules import Epsilon, ZPlus
 
@@ -288,7 +288,7 @@ class _AveragedStep:
 
     @property
     def relevance_in(self):
-        return self.relevance_edges[0] if len(self.relevance_edges) == 1 else tuple(self.relevance_edges)
+        return per_edge(self.relevance_edges)
 
     def messages(self, n, where="layer", max_bytes=None):
         return self._message_terms(n).messages(0, where, max_bytes)

@@ -25,7 +25,7 @@ from .layers import LAYER_TYPES, Layer
 from .rules import LinearRule, Pass, Rule, Surrogate, WinnerTakesAll
 
 __all__ = ["Absorbed", "Step", "propagate", "messages", "scales", "absorption", "MatrixTooLarge", "check_rule",
-           "memory_budget"]
+           "memory_budget", "per_edge"]
 
 ABSORPTION_KINDS = ("bias", "stabiliser", "dropped")
 
@@ -94,7 +94,7 @@ class Step:
 
     @property
     def relevance_in(self):
-        return self.relevance_edges[0] if len(self.relevance_edges) == 1 else tuple(self.relevance_edges)
+        return per_edge(self.relevance_edges)
 
     @cached_property
     def stabilised(self) -> tuple:
@@ -121,6 +121,11 @@ class Step:
                    [stack(group) for group in zip(*(step.scales for step in steps))],
                    [stack(group) for group in zip(*(step.biases for step in steps))],
                    stack([step.z for step in steps]))
+
+
+def per_edge(values: list):
+    """What a node has per input edge, as its public attributes show it: the value itself for one input, else a tuple."""
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def _per_sample_sum(x):

@@ -72,14 +72,28 @@ def _fold_target(net, k):
     return None
 
 
-def fold_batchnorm(net, keep_unfoldable: bool = False):
+RESIDUES = (None, "identity", "zennit")
+
+
+def fold_batchnorm(net, keep_unfoldable: bool = False, *, into: str = "either", residue: str | None = None):
     """An equivalent network without BatchNorm layers (see the module docstring), of the same kind (a Sequential
     stays a Sequential).
 
-    In a graph a BatchNorm folds into the Dense/Conv2d that feeds only it, or into the Dense / unpadded
-    Conv2d that only it feeds. One that cannot be folded exactly raises ``ValueError`` — or, with
-    ``keep_unfoldable=True``, stays in the network as a layer (an affine map the rules treat as such).
+    In a graph a BatchNorm folds into the Dense/Conv2d that feeds only it, or (``into="either"``, the default;
+    not with ``into="preceding"``) into the Dense / unpadded Conv2d that only it feeds. One that cannot be
+    folded exactly raises ``ValueError`` — or, with ``keep_unfoldable=True``, stays in the network as a layer
+    (an affine map the rules treat as such).
+
+    ``residue`` says what stays where a BatchNorm was folded: nothing (None, the default); ``"identity"``, a
+    BatchNorm with mean 0, variance 1, no affine part and ``eps = 0`` (the identity map: the node indices stay);
+    or ``"zennit"``, what zennit's ``SequentialMergeBatchNorm`` leaves (docs/peers.md): the same with the
+    BatchNorm's own ``eps``, i.e. the map ``x ↦ x / sqrt(1 + eps)``, so the network is no longer equivalent
+    (≈ eps/2 relative per BatchNorm).
     """
+    if into not in ("either", "preceding"):
+        raise ValueError(f"fold_batchnorm: into must be 'either' or 'preceding', not {into!r}")
+    if residue not in RESIDUES:
+        raise ValueError(f"fold_batchnorm: residue must be one of {RESIDUES}, not {residue!r}")
     if not isinstance(net, Graph):
         net = Sequential(net)  # a list of layers; anything else is refused there, naming the item
     replaced, removed, reads_from = {}, set(), {}
@@ -87,6 +101,8 @@ def fold_batchnorm(net, keep_unfoldable: bool = False):
         if not isinstance(layer, BatchNorm):
             continue
         target = _fold_target(net, k)
+        if target is not None and into == "preceding" and target[0] != "after":
+            target = None
         if target is None:
             if keep_unfoldable:
                 continue
@@ -96,6 +112,10 @@ def fold_batchnorm(net, keep_unfoldable: bool = False):
         side, j = target
         base = replaced.get(j, net[j])
         replaced[j] = _fold_after(base, layer) if side == "after" else _fold_before(layer, base)
+        if residue is not None:
+            eps = layer.eps if residue == "zennit" else 0.0
+            replaced[k] = BatchNorm(np.zeros(layer.channels), np.ones(layer.channels), eps=eps, dtype=layer.dtype)
+            continue
         removed.add(k)
         (t,) = net.nodes[k].inputs
         reads_from[k + 1] = t  # whoever read the BatchNorm's output reads its input (before) or the folded layer (after)

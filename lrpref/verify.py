@@ -25,7 +25,7 @@ from . import presets
 from ._validate import check_finite, check_tolerance, float_dtype
 from .composites import Composite
 from .explain import METHODS, explain
-from .network import Sequential
+from .network import Graph, Sequential
 from .rules import Rule
 from .tops import resolve_target
 
@@ -162,6 +162,9 @@ def _candidate_layers(candidate, net, x) -> dict:
             raise TypeError(f"candidate layer keys must be layer indices, got {key!r}") from None
         if not 0 <= k < len(net):
             raise IndexError(f"candidate layer {k}: the network has layers 0..{len(net) - 1} (key k is the input of layer k)")
+        if k and not isinstance(net, Sequential):
+            raise ValueError(f"candidate layer {k}: on a graph give the input relevance (an array shaped like x, or key "
+                             f"0); per-layer candidates are compared on chains (lr.Sequential)")
         array = np.asarray(value)
         float_dtype(array, f"the candidate relevance of layer {k}")
         expected = (len(x), *shapes[k])
@@ -181,7 +184,7 @@ def _errors(layers: dict, explanation) -> tuple:
     per_layer, worst = {}, (-1.0, None)
     max_abs = 0.0
     for k, array in layers.items():
-        reference = np.asarray(explanation.layers[k].relevance_in, dtype=np.float64)
+        reference = np.asarray(explanation.relevance if k == 0 else explanation.layers[k].relevance_in, dtype=np.float64)
         difference = np.abs(array - reference).reshape(len(array), -1)
         scale = np.abs(reference).reshape(len(array), -1).max(axis=1)
         relative = difference / np.where(scale > 0, scale, 1)[:, None]
@@ -226,10 +229,18 @@ def _method_settings(name: str, convention: str | None, quirks: bool, reference)
     return None
 
 
-def _variants(rule, convention, quirks, reference):
-    """``(convention, quirks, description, explain settings)`` to try: the one asked for first, then the others."""
+def _networks(net, convention, quirks):
+    """``(label, network)``: the networks a convention may have explained — the given one, or what its canonizers
+    make of it (``networks(net, quirks)`` of the convention's module: zennit's BatchNorm merges)."""
+    module = presets.CONVENTIONS.get(convention)
+    return module.networks(net, quirks) if hasattr(module, "networks") else [("", net)]
+
+
+def _variants(rule, convention, quirks, reference, net):
+    """``(convention, quirks, description, explain settings, network)`` to try: the one asked for first, then the
+    others."""
     if isinstance(rule, (Rule, Composite)):
-        return [(convention or "textbook", quirks, rule.describe(), {"rule": rule})]
+        return [(convention or "textbook", quirks, rule.describe(), {"rule": rule}, net)]
     name = str(rule).strip()
     asked = (convention or "textbook", quirks)
     combos = [asked] + [(c, q) for c in presets.CONVENTIONS for q in (False, True) if (c, q) != asked]
@@ -249,17 +260,18 @@ def _variants(rule, convention, quirks, reference):
                     raise
                 continue
             settings, description = {"rule": composite}, composite.describe()
-        key = (description, repr(sorted((k, repr(v)) for k, v in settings.items())))
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append((conv, quirky, description, settings))
+        for label, network in _networks(net, conv, quirky) if "rule" in settings else [("", net)]:
+            key = (description, label, repr(sorted((k, repr(v)) for k, v in settings.items())))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((conv, quirky, description + (f"; {label}" if label else ""), settings, network))
     if not out or out[0][:2] != asked:
         raise presets.UnsupportedRule(f"the {asked[0]} convention has no {name!r}")
     return out
 
 
-def verify(candidate, net: Sequential, x, target=None, rule="epsilon", convention: str | None = None, *,
+def verify(candidate, net: Graph, x, target=None, rule="epsilon", convention: str | None = None, *,
            quirks: bool = False, reference=None, tolerance: float = DEFAULT_TOLERANCE, compare: bool = True) -> VerifyReport:
     """Compare a candidate relevance with lrpref's (see the module docstring).
 
@@ -278,22 +290,22 @@ def verify(candidate, net: Sequential, x, target=None, rule="epsilon", conventio
         infinite tolerance is refused; ``lrpref verify --tolerance`` goes through the same check).
     compare : also try every other convention (and a one-hot top) for the best match.
     """
-    if not isinstance(net, Sequential):
-        raise TypeError(f"net must be an lrpref.Sequential, got {type(net).__name__}")
+    if not isinstance(net, Graph):
+        raise TypeError(f"net must be an lrpref network (lr.Sequential or lr.Graph), got {type(net).__name__}")
     tolerance = check_tolerance(tolerance, "tolerance")
     x = net.check_input(x)
     layers = _candidate_layers(candidate, net, x)
-    variants = _variants(rule, convention, quirks, reference)
+    variants = _variants(rule, convention, quirks, reference, net)
     output = net(x)
     classes, explicit = resolve_target(output, target)
     matches, asked = [], None
-    for conv, quirky, description, settings in variants if compare else variants[:1]:
+    for conv, quirky, description, settings, network in variants if compare else variants[:1]:
         tops = [("logit", target)]
         if "rule" in settings and classes is not None:
             tops.append(("one-hot", np.eye(output.shape[1], dtype=output.dtype)[classes]))
         for top_name, top in tops:
             try:
-                ex = explain(net, x, target=top, **settings)
+                ex = explain(network, x, target=top, **settings)
             except ValueError:   # e.g. the classic γ or zᴮ refuse these inputs
                 if asked is None:
                     raise
@@ -303,11 +315,11 @@ def verify(candidate, net: Sequential, x, target=None, rule="epsilon", conventio
             if asked is None:
                 asked = (ex, max_abs, max_rel, per_layer, worst)
     ex, max_abs, max_rel, per_layer, (k, n, neuron) = asked
-    reference_value = float(np.asarray(ex.layers[k].relevance_in)[(n, *neuron)])
+    reference_value = float(np.asarray(ex.relevance if k == 0 else ex.layers[k].relevance_in)[(n, *neuron)])
     matches.sort(key=lambda m: m.max_rel_error)
     return VerifyReport(
         rule=str(rule if not isinstance(rule, (Rule, Composite)) else rule.describe()), convention=variants[0][0], quirks=quirks,
         description=variants[0][2], layers=tuple(layers), max_abs_error=max_abs, max_rel_error=max_rel, worst_layer=k,
         worst_sample=n, worst_neuron=neuron, candidate_value=float(layers[k][(n, *neuron)]), reference_value=reference_value,
         per_layer=per_layer, conservation=_conservation(layers, ex, ex.top), tolerance=float(tolerance),
-        matches=matches if compare else [], layer_names={j: f"layer {j} ({net[j].describe()})" for j in layers})
+        matches=matches if compare else [], layer_names={j: f"layer {j} ({net[j].describe()})" if isinstance(net, Sequential) else "the input" for j in layers})

@@ -172,3 +172,27 @@ def test_the_command_line_refuses_such_a_tolerance(tmp_path, capsys, value):
                  "--candidate", str(tmp_path / "wrong.npy"), "--rule", "epsilon:0.25", f"--tolerance={value}"])
     err = capsys.readouterr().err
     assert code == 2 and "tolerance must be a finite number >= 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_takes_a_graph_and_names_zennits_batchnorm_merge():
+    rng = np.random.default_rng(3)
+    x_in = lr.Input()
+    bn = lr.BatchNorm(rng.uniform(-.2, .2, 2), rng.uniform(.5, 2, 2), rng.uniform(.5, 1.5, 2), rng.uniform(-.2, .2, 2), eps=1e-3)
+    h = lr.ReLU()(bn(lr.Conv2d(rng.normal(size=(2, 2, 3, 3)), rng.normal(size=2), padding=1)(x_in)))
+    h = lr.Flatten()(lr.Add()(h, x_in))
+    net = lr.Graph(x_in, lr.Dense(rng.normal(size=(3, 32)), rng.normal(size=3))(h))
+    x = rng.uniform(-1, 1, size=(2, 2, 4, 4))
+    target = np.array([0, 2])
+    zennit = lr.presets.zennit
+    merged = zennit.merge_batchnorm(net, quirks=True)
+    assert len(merged) == len(net) and not np.allclose(merged(x), net(x), rtol=1e-6, atol=0)
+    one_hot = np.eye(3)[target]
+    candidate = lr.explain(merged, x, target=one_hot, rule=zennit.EpsilonPlusFlat()).relevance
+    report = lr.verify(candidate, net, x, target=target, rule="EpsilonPlusFlat", convention="zennit")
+    best = report.best_match
+    assert (best.convention, best.quirks, best.top) == ("zennit", True, "one-hot") and best.max_rel_error < 1e-13
+    assert report.layer_names == {0: "the input"}
+    with pytest.raises(ValueError, match="on a graph give the input relevance"):
+        lr.verify({3: candidate}, net, x, target=target, rule="EpsilonPlusFlat")
+    with pytest.raises(ValueError, match="EpsilonGammaBox takes zᴮ's bounds"):
+        lr.verify(candidate, net, x, target=target, rule="EpsilonGammaBox", convention="zennit")

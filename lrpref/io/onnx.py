@@ -263,7 +263,7 @@ class _OnnxGraph:
     def single_input(self) -> str:
         """The lrpref tensor an operator of one data input reads (its first input; the others are constants)."""
         data = self.data_inputs(self.node)
-        if data != [self.node.input[0]]:
+        if not self.node.input or data != [self.node.input[0]]:
             raise ModelImportError(f"{self.where}: reads the values {data}; this operator reads one tensor (its first "
                                    f"input) and constants")
         return self.values[data[0]]

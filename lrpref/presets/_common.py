@@ -12,10 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..composites import WEIGHT_LAYERS, Composite
-from ..layers import Conv2d, Dense
+import numpy as np
 
-__all__ = ["RuleName", "parse_rule", "UnsupportedRule", "PeerComposite", "weight_layer_map"]
+from .. import rules
+from ..composites import WEIGHT_LAYERS, Composite
+from ..layers import BatchNorm, Concat, Conv2d, Dense, Flatten, ReLU
+
+__all__ = ["RuleName", "parse_rule", "UnsupportedRule", "PeerComposite", "weight_layer_map", "input_channels",
+           "relu_gradient"]
 
 _ALIASES = {"lrp0": "lrp0", "lrp-0": "lrp0", "z": "lrp0", "epsilon": "epsilon", "eps": "epsilon", "gamma": "gamma",
             "alphabeta": "alphabeta", "zplus": "zplus", "z+": "zplus", "zbox": "zbox", "zb": "zbox",
@@ -98,3 +102,43 @@ def weight_layer_map(rest, first=None, types=None, name=None, **kwargs) -> PeerC
     """``rest`` on Dense and Conv2d, ``first`` on the first of them, ``types`` for the other layers."""
     return PeerComposite(first=first, first_types=WEIGHT_LAYERS, types={Dense: rest, Conv2d: rest, **(types or {})},
                          name=name, **kwargs)
+
+
+def _tensor_channels(net, t) -> int | None:
+    """The channel count (axis 1) of tensor ``t`` of ``net``, from the nearest node below that fixes it (None if
+    none does)."""
+    while t > 0:
+        node = net.nodes[t - 1]
+        layer = node.layer
+        if isinstance(layer, (Dense, Conv2d)):
+            return layer.W.shape[0]
+        if isinstance(layer, BatchNorm):
+            return layer.channels
+        if isinstance(layer, Concat) and layer.axis == 1:
+            parts = [_tensor_channels(net, s) for s in node.inputs]
+            return None if None in parts else sum(parts)
+        if isinstance(layer, (Flatten, Concat)):
+            break
+        t = node.inputs[0]
+    return None
+
+
+def input_channels(net, k, needed_by: str) -> int:
+    """The channel count of node ``k``'s input (in a chain or a graph), which ``needed_by`` needs."""
+    channels = _tensor_channels(net, net.nodes[k].inputs[0])
+    if channels is None:
+        raise UnsupportedRule(f"{net.where(k)}: {needed_by} needs the channels of its input, and no Dense, Conv2d, "
+                              f"BatchNorm or channel Concat below it (without a Flatten between) gives them")
+    return channels
+
+
+def relu_gradient(channels: int, dtype, label: str) -> rules.Surrogate:
+    """The gradient of a ReLU applied to relevance, ``R_in = R·1[x > 0]`` (what a peer does to an activation it
+    does not treat as one).
+
+    Built as ``ZPlus("products")`` on the identity map of the ReLU's input (a BatchNorm with mean 0,
+    variance 1, no eps): ``D = x⁺``, so ``R_in = x⁺·R/x⁺ = R`` where ``x > 0``, and a zero ``D`` (``x ≤ 0``)
+    drops ``R`` (reported as ``dropped``).
+    """
+    identity = BatchNorm(np.zeros(channels), np.ones(channels), eps=0.0, dtype=dtype)
+    return rules.Surrogate(rules.ZPlus("products"), lambda layer: identity, (ReLU,), label)

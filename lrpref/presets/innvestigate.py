@@ -42,9 +42,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
-from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, ReLU
+from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dense, ReLU
 from ..rules import Stabiliser
-from ._common import UnsupportedRule, weight_layer_map
+from ._common import UnsupportedRule, input_channels, relu_gradient, weight_layer_map
 
 __all__ = ["Z", "Epsilon", "WSquare", "Flat", "AlphaBeta", "ZPlus", "ZPlusFast", "Bounded", "fused_batchnorm",
            "relu_layer_mask", "LRP",
@@ -116,34 +116,14 @@ def fused_batchnorm(rule, quirks: bool = False):
     return rules.Surrogate(rule, _fused_surrogate, (BatchNorm,), "iNNvestigate fused BatchNorm, var² (quirk)")
 
 
-def _channels(net, k) -> int:
-    """The channel count of layer ``k``'s input, from the nearest layer below that fixes it."""
-    for j in range(k - 1, -1, -1):
-        layer = net[j]
-        if isinstance(layer, (Dense, Conv2d)):
-            return layer.W.shape[0]
-        if isinstance(layer, BatchNorm):
-            return layer.channels
-        if isinstance(layer, Flatten):
-            break
-    raise UnsupportedRule(f"{net.where(k)}: iNNvestigate's ReLU-layer mask needs the channels of its input, and no "
-                          f"Dense, Conv2d or BatchNorm below it (without a Flatten between) gives them")
-
-
 def relu_layer_mask(channels: int, dtype=np.float64) -> rules.Surrogate:
-    """iNNvestigate's treatment of a separate ``keras.layers.ReLU`` layer: the gradient, ``R_in = R·1[x > 0]``.
-
-    Built as ``ZPlus("products")`` on the identity map of the ReLU's input (a BatchNorm with mean 0,
-    variance 1, no eps): ``D = x⁺``, so ``R_in = x⁺·R/x⁺ = R`` where ``x > 0``, and a zero ``D`` (``x ≤ 0``)
-    drops ``R`` (reported as ``dropped``).
-    """
-    identity = BatchNorm(np.zeros(channels), np.ones(channels), eps=0.0, dtype=dtype)
-    return rules.Surrogate(rules.ZPlus("products"), lambda layer: identity, (ReLU,),
-                           "iNNvestigate ReLU layer, the gradient R·1[x > 0] (quirk)")
+    """iNNvestigate's treatment of a separate ``keras.layers.ReLU`` layer: the gradient, ``R_in = R·1[x > 0]``
+    (:func:`lrpref.presets._common.relu_gradient`)."""
+    return relu_gradient(channels, dtype, "iNNvestigate ReLU layer, the gradient R·1[x > 0] (quirk)")
 
 
 def _masked_relu_layers(net, k):
-    return relu_layer_mask(_channels(net, k), net.dtype or np.float64) if isinstance(net[k], ReLU) else None
+    return relu_layer_mask(input_channels(net, k, "iNNvestigate's ReLU-layer mask"), net.dtype or np.float64) if isinstance(net[k], ReLU) else None
 
 
 def LRP(rule, input_layer_rule=None, quirks: bool = False, name=None, separate_relu: bool | None = None):

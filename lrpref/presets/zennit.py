@@ -24,13 +24,16 @@ one-hot vector, ``R = 1``); lrpref starts from the logit, so compare ``relevance
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import rules
-from ..layers import AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d
-from ._common import UnsupportedRule, weight_layer_map
+from ..canonize import fold_batchnorm
+from ..layers import AdaptiveAvgPool2d, Add, AvgPool2d, BatchNorm, Concat, Conv2d, Dropout, Flatten, Identity, MaxPool2d, ReLU
+from ._common import UnsupportedRule, input_channels, relu_gradient, weight_layer_map
 
 __all__ = ["Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "WSquare", "Flat", "Norm", "Pass", "EpsilonGammaBox",
            "EpsilonPlus", "EpsilonPlusFlat", "EpsilonAlpha2Beta1", "EpsilonAlpha2Beta1Flat", "LayerMap", "rule",
-           "composite", "STABILISER"]
+           "composite", "merge_batchnorm", "networks", "STABILISER"]
 
 STABILISER = 1e-6
 NAME = "zennit"
@@ -88,49 +91,121 @@ def Norm(stabilizer: float = STABILISER) -> rules.Epsilon:
 Pass = rules.Pass
 
 
-def LayerMap(rest, first=None, stabiliser: float = STABILISER, first_types=None, name=None):
+_GRADIENT_ALREADY = (MaxPool2d, Flatten, Concat, Identity, Dropout)  # lrpref's rule on these is their gradient
+
+
+def _gradient(net, k):
+    """The rule for node ``k`` that zennit does not hook: its gradient applied to the relevance."""
+    layer = net[k]
+    if isinstance(layer, ReLU):
+        channels = input_channels(net, k, "zennit's gradient through a ReLU called as a function")
+        return relu_gradient(channels, layer.dtype or net.dtype or np.float64,
+                             "zennit: a ReLU called as a function, the gradient R·1[x > 0]")
+    if isinstance(layer, AdaptiveAvgPool2d) or isinstance(layer, AvgPool2d) and (
+            layer.padding == (0, 0) or not layer.count_include_pad):
+        return Flat(0.0)  # the gradient R_j / |window|, every window tap real: the flat rule
+    if isinstance(layer, _GRADIENT_ALREADY):
+        return None
+    if isinstance(layer, Add):
+        reason = ("zennit passes the gradient through a sum it does not hook: each summand gets the whole relevance "
+                  "(not conservative), which no lrpref rule does; zennit's ResNetCanonizer makes torchvision's residual "
+                  "+ a hooked Sum (lrpref's Add default), so leave the node out of unhooked")
+    else:
+        reason = ("lrpref reproduces zennit's gradient through an unhooked ReLU, average pooling (without counted "
+                  "padding), max-pooling, Flatten, Concat, Identity or Dropout only")
+    raise UnsupportedRule(f"{net.where(k)} in unhooked: {reason}")
+
+
+def _unhooked(names):
+    """``per_position`` giving the nodes named in ``names`` their gradient (:func:`_gradient`)."""
+    names = frozenset(names)
+
+    def rule_at(net, k):
+        if k == 0:
+            unknown = names - {node.name for node in net.nodes}
+            if unknown:
+                raise UnsupportedRule(f"unhooked names {sorted(unknown)}, which are not nodes of the network")
+        return _gradient(net, k) if net.nodes[k].name in names else None
+
+    return rule_at if names else None
+
+
+def LayerMap(rest, first=None, stabiliser: float = STABILISER, first_types=None, name=None, unhooked=()):
     """zennit's layer map: ``rest`` on Dense and Conv2d (``first`` on the first of them, or on the first layer of
-    ``first_types``), average pooling ``Norm``, BatchNorm and activations ``Pass``, max-pooling the gradient."""
+    ``first_types``), average pooling ``Norm``, BatchNorm and activations ``Pass``, max-pooling the gradient.
+
+    zennit attaches rules to modules only: an operation the torch model calls as a function passes relevance as
+    its gradient. ``unhooked`` names such nodes (torchvision's DenseNet ends in ``F.relu`` and
+    ``F.adaptive_avg_pool2d``: ``unhooked=("relu", "adaptive_avg_pool2d")`` on the imported graph); a ReLU then
+    masks the relevance (``R·1[x > 0]``) and an average pooling spreads it evenly (the flat rule).
+    """
     pooling = Norm(stabiliser)
     composite = weight_layer_map(rest, first, {AvgPool2d: pooling, AdaptiveAvgPool2d: pooling, BatchNorm: Pass()},
-                                 name=name or f"zennit LayerMap({rest.describe()}" + (f", first={first.describe()})" if first else ")"))
+                                 name=name or f"zennit LayerMap({rest.describe()}" + (f", first={first.describe()})" if first else ")"),
+                                 per_position=_unhooked(unhooked))
     if first_types is not None:
         composite.first_types = tuple(first_types)
     return composite
 
 
-def _composite(name, conv_rule, dense_rule, stabiliser, first=None, first_types=None):
-    composite = LayerMap(dense_rule, first, stabiliser, first_types, name)
+def _composite(name, conv_rule, dense_rule, stabiliser, first=None, first_types=None, unhooked=()):
+    composite = LayerMap(dense_rule, first, stabiliser, first_types, name, unhooked)
     composite.types[Conv2d] = conv_rule
     return composite
 
 
-def EpsilonGammaBox(low, high, epsilon: float = 1e-6, gamma: float = 0.25, stabiliser: float = STABILISER):
+def EpsilonGammaBox(low, high, epsilon: float = 1e-6, gamma: float = 0.25, stabiliser: float = STABILISER, unhooked=()):
     """zᴮ(low, high) on the first Conv2d, generalised γ on the other convolutions, ε on dense layers."""
     return _composite(f"EpsilonGammaBox(low={low}, high={high}, epsilon={epsilon:g}, gamma={gamma:g})",
-                      Gamma(gamma, stabiliser), Epsilon(epsilon), stabiliser, ZBox(low, high, stabiliser), (Conv2d,))
+                      Gamma(gamma, stabiliser), Epsilon(epsilon), stabiliser, ZBox(low, high, stabiliser), (Conv2d,), unhooked)
 
 
-def EpsilonPlus(epsilon: float = 1e-6, stabiliser: float = STABILISER):
+def EpsilonPlus(epsilon: float = 1e-6, stabiliser: float = STABILISER, unhooked=()):
     """z⁺ (products form, ``b⁺`` in the denominator) on convolutions, ε on dense layers."""
-    return _composite(f"EpsilonPlus(epsilon={epsilon:g})", ZPlus(stabiliser), Epsilon(epsilon), stabiliser)
+    return _composite(f"EpsilonPlus(epsilon={epsilon:g})", ZPlus(stabiliser), Epsilon(epsilon), stabiliser, unhooked=unhooked)
 
 
-def EpsilonPlusFlat(epsilon: float = 1e-6, stabiliser: float = STABILISER):
+def EpsilonPlusFlat(epsilon: float = 1e-6, stabiliser: float = STABILISER, unhooked=()):
     """As :func:`EpsilonPlus`, with the flat rule on the first Dense or Conv2d layer."""
     return _composite(f"EpsilonPlusFlat(epsilon={epsilon:g})", ZPlus(stabiliser), Epsilon(epsilon), stabiliser,
-                      Flat(stabiliser))
+                      Flat(stabiliser), unhooked=unhooked)
 
 
-def EpsilonAlpha2Beta1(epsilon: float = 1e-6, stabiliser: float = STABILISER):
+def EpsilonAlpha2Beta1(epsilon: float = 1e-6, stabiliser: float = STABILISER, unhooked=()):
     """α2β1 (bias ``b⁺``/``b⁻`` included) on convolutions, ε on dense layers."""
-    return _composite(f"EpsilonAlpha2Beta1(epsilon={epsilon:g})", AlphaBeta(2, 1, stabiliser), Epsilon(epsilon), stabiliser)
+    return _composite(f"EpsilonAlpha2Beta1(epsilon={epsilon:g})", AlphaBeta(2, 1, stabiliser), Epsilon(epsilon), stabiliser, unhooked=unhooked)
 
 
-def EpsilonAlpha2Beta1Flat(epsilon: float = 1e-6, stabiliser: float = STABILISER):
+def EpsilonAlpha2Beta1Flat(epsilon: float = 1e-6, stabiliser: float = STABILISER, unhooked=()):
     """As :func:`EpsilonAlpha2Beta1`, with the flat rule on the first Dense or Conv2d layer."""
     return _composite(f"EpsilonAlpha2Beta1Flat(epsilon={epsilon:g})", AlphaBeta(2, 1, stabiliser), Epsilon(epsilon),
-                      stabiliser, Flat(stabiliser))
+                      stabiliser, Flat(stabiliser), unhooked=unhooked)
+
+
+def merge_batchnorm(net, quirks: bool = False):
+    """The network zennit explains after its ``SequentialMergeBatchNorm`` (part of ``ResNetCanonizer`` and
+    ``VGGCanonizer``): every BatchNorm that directly follows a Dense/Conv2d is merged into it exactly; the others
+    stay, and zennit's composites pass relevance through them.
+
+    ``quirks=True`` also keeps what zennit leaves behind: the merged BatchNorm stays with mean 0, variance 1 and
+    its ``eps``, i.e. ``x ↦ x / sqrt(1 + eps)`` — the explained network differs from the original by about
+    ``eps/2`` relative per BatchNorm (docs/peers.md). ``quirks=False`` gives the exact fold. Either way a
+    merged BatchNorm leaves a node in its place (the identity without the quirk), so node indices stay.
+    """
+    return fold_batchnorm(net, keep_unfoldable=True, into="preceding", residue="zennit" if quirks else "identity")
+
+
+def networks(net, quirks: bool = False) -> list:
+    """``(label, network)``: what zennit may have explained of ``net`` (for :func:`lrpref.verify`). Without BatchNorm
+    that :func:`merge_batchnorm` merges, ``net`` itself; with it, ``net`` with the BatchNorm passed (no canonizer) and
+    the exact merge, or (``quirks=True``) the merge that leaves ``x / sqrt(1 + eps)`` (``SequentialMergeBatchNorm``,
+    ``ResNetCanonizer``, ``VGGCanonizer``)."""
+    merged = merge_batchnorm(net, quirks)
+    if all(a is b for a, b in zip(net, merged)):
+        return [("", net)]
+    if quirks:
+        return [("BatchNorm merged by zennit's canonizer, x/√(1+eps) left in its place", merged)]
+    return [("BatchNorm passed (no canonizer)", net), ("BatchNorm merged exactly", merged)]
 
 
 def rule(name, quirks: bool = False):

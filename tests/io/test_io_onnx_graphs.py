@@ -34,7 +34,7 @@ def export(torch, model, size, batch):
 def test_torchvision_exports_equal_onnxruntime(name):
     torch = require("torch")
     torchvision = require("torchvision")
-    from test_io_torch import randomise_batchnorm
+    from torch_models import randomise_batchnorm
 
     torch.manual_seed(0)
     model = randomise_batchnorm(getattr(torchvision.models, name)(weights=None)).eval()

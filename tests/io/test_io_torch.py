@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from io_helpers import assert_same_forward
 from optional import require
+from torch_models import randomise_batchnorm
 
 import lrpref as lr
 from lrpref.io import ModelImportError, from_torch
@@ -14,20 +15,6 @@ from lrpref.io import ModelImportError, from_torch
 torch = require("torch")
 nn = torch.nn
 F = torch.nn.functional
-
-
-def randomise_batchnorm(model, seed=0):
-    """Running statistics and affine parameters away from their defaults, so BatchNorm matters."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            channels = module.num_features
-            module.running_mean.copy_(torch.randn(channels, generator=generator))
-            module.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
-            if module.affine:
-                module.weight.data.copy_(torch.randn(channels, generator=generator))
-                module.bias.data.copy_(torch.randn(channels, generator=generator))
-    return model
 
 
 def compare(model, input_shape, dtype=np.float64, batch=3, seed=0, **kwargs):

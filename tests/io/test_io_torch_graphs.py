@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from io_helpers import assert_same_forward
 from optional import require
-from test_io_torch import compare, randomise_batchnorm
+from test_io_torch import compare
+from torch_models import imported_models, randomise_batchnorm
 
 import lrpref as lr
 from lrpref.io import ModelImportError, from_torch
@@ -23,16 +24,7 @@ REQUIRED = ["resnet18", "resnet50", "densenet121", "vgg16", "vgg16_bn"]
 @pytest.fixture(scope="module")
 def torchvision_models():
     """Each required model once per module: seeded init, BatchNorm statistics randomised, float64, eval."""
-    built = {}
-
-    def get(name):
-        if name not in built:
-            torch.manual_seed(0)
-            model = randomise_batchnorm(getattr(torchvision.models, name)(weights=None)).double().eval()
-            built[name] = model, from_torch(model, SHAPE)
-        return built[name]
-
-    return get
+    return imported_models(SHAPE)
 
 
 @pytest.fixture(scope="module")

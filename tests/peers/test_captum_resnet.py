@@ -16,102 +16,19 @@ import warnings
 
 import numpy as np
 import pytest
-from optional import require
 from peer_nets import relative_error, run_captum
+from residual_nets import BASELINES, nn, residual_cnn, resnet18, rewritten, summation_error, torch
 
 import lrpref as lr
 from lrpref.io import from_torch
 from lrpref.presets import captum as captum_preset
 
-torch = require("torch")
-torchvision = require("torchvision")
-require("captum")
-nn = torch.nn
-
 TOLERANCE = 1e-10
-SHAPE = (3, 64, 64)
-
-
-def randomise_batchnorm(model, seed):
-    """Running statistics and affine parameters drawn at random (``weights=None`` leaves them 0, 1, 1, 0)."""
-    rng = np.random.default_rng(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            n = module.num_features
-            module.running_mean.data = torch.tensor(rng.normal(size=n) * 0.1)
-            module.running_var.data = torch.tensor(rng.uniform(0.5, 1.5, n))
-            module.weight.data = torch.tensor(rng.uniform(0.5, 1.5, n))
-            module.bias.data = torch.tensor(rng.normal(size=n) * 0.1)
-    return model
 
 
 @pytest.fixture(scope="module")
 def resnet():
-    """``(model, net, x, target)``: torchvision's resnet18 as it is (float64, eval) and its lrpref import."""
-    torch.manual_seed(0)
-    model = randomise_batchnorm(torchvision.models.resnet18(weights=None).double().eval(), 0)
-    net = from_torch(model, input_shape=SHAPE)
-    x = np.random.default_rng(0).uniform(-1, 1, size=(2, *SHAPE))
-    return model, net, x, net(x).argmax(axis=1)
-
-
-class Block(nn.Module):
-    """torchvision's ``BasicBlock`` (same parameters) with a ReLU module for each call site when
-    ``relu_per_call``, and captum's ``Addition_Module`` for the residual sum when ``addition_module``."""
-
-    def __init__(self, block, relu_per_call, addition_module):
-        from captum.attr._utils.custom_modules import Addition_Module
-
-        super().__init__()
-        self.conv1, self.bn1, self.conv2, self.bn2 = block.conv1, block.bn1, block.conv2, block.bn2
-        self.downsample = block.downsample
-        self.relu = nn.ReLU()
-        self.relu_out = nn.ReLU() if relu_per_call else self.relu
-        self.add = Addition_Module() if addition_module else None
-
-    def forward(self, x):
-        shortcut = x if self.downsample is None else self.downsample(x)
-        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        return self.relu_out(out + shortcut if self.add is None else self.add(out, shortcut))
-
-
-def rewritten(model, relu_per_call=True, addition_module=False):
-    """A copy of a torchvision ResNet with every ``BasicBlock`` replaced by :class:`Block` (the stem's ReLU is used once)."""
-    model = copy.deepcopy(model)
-    for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
-        for k, block in enumerate(stage):
-            stage[k] = Block(block, relu_per_call, addition_module)
-    return model.eval()
-
-
-class ResidualCNN(nn.Module):
-    """Conv-BatchNorm-ReLU-MaxPool stem; conv-ReLU-conv + identity, ReLU; stride-2 conv-ReLU-conv + a 1×1
-    projection, ReLU; global average pooling; Linear. Every ReLU call has its own module."""
-
-    def __init__(self):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2))
-        self.branch1 = nn.Sequential(nn.Conv2d(6, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1))
-        self.relu1 = nn.ReLU()
-        self.branch2 = nn.Sequential(nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
-        self.projection = nn.Conv2d(6, 8, 1, stride=2)
-        self.relu2 = nn.ReLU()
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
-
-    def forward(self, x):
-        x = self.stem(x)
-        x = self.relu1(self.branch1(x) + x)
-        return self.head(self.relu2(self.branch2(x) + self.projection(x)))
-
-
-BASELINES = {"zero": lambda shape: np.zeros(shape), "random": lambda shape: np.random.default_rng(7).uniform(-1, 1, shape)}
-
-
-def summation_error(net, x, reference, target, relevance):
-    """Per sample ``|Σ R − (f_c(x) − f_c(x̂))| / |f_c(x) − f_c(x̂)|``, the largest over the batch."""
-    rows = np.arange(len(x))
-    delta = (net(x) - net(reference))[rows, target]
-    return float(np.max(np.abs(relevance.reshape(len(x), -1).sum(axis=1) - delta) / np.abs(delta)))
+    return resnet18()
 
 
 # --------------------------------------------------------------------------- where captum computes the method
@@ -127,11 +44,8 @@ def test_integrated_gradients_on_resnet18(resnet, method, n_steps):
 
 @pytest.mark.parametrize("baseline", BASELINES)
 def test_deeplift_on_a_residual_cnn_with_a_relu_per_call(baseline):
-    torch.manual_seed(3)
-    model = randomise_batchnorm(ResidualCNN().double().eval(), 3)
-    net = from_torch(model, input_shape=(3, 16, 16))
-    x = np.random.default_rng(3).uniform(-1, 1, size=(2, 3, 16, 16))
-    reference, target = BASELINES[baseline](x.shape), net(x).argmax(axis=1)
+    model, net, x, target = residual_cnn()
+    reference = BASELINES[baseline](x.shape)
     theirs = run_captum("DeepLift", model, x, target, baselines=reference)
     ours = lr.explain(net, x, target=target, **captum_preset.deeplift(reference, quirks=True)).relevance
     assert relative_error(ours, theirs) <= TOLERANCE
@@ -177,6 +91,18 @@ def test_captum_deeplift_refuses_a_reused_relu(resnet):
     inputs = torch.tensor(x, requires_grad=True)
     with pytest.raises(RuntimeError, match="used more than once"):
         DeepLift(copy.deepcopy(model)).attribute(inputs, baselines=torch.zeros_like(inputs), target=torch.tensor(target))
+
+
+def test_captum_deeplift_does_not_see_a_functional_relu():
+    """A ReLU applied as a function (``torch.relu``) has no module to hook: captum's DeepLift silently takes its
+    gradient there (captum#1082) and loses summation-to-delta; lrpref imports the call as a ReLU node."""
+    model, net, x, target = residual_cnn(functional_relu=True)
+    assert np.array_equal(net(x), residual_cnn()[1](x))
+    theirs = run_captum("DeepLift", model, x, target)
+    ours = lr.explain(net, x, target=target, **captum_preset.deeplift(0.0, quirks=True)).relevance
+    zero = np.zeros_like(x)
+    assert relative_error(ours, theirs) > 1e-2 and summation_error(net, x, zero, target, theirs) > 1e-2
+    assert summation_error(net, x, zero, target, ours) <= TOLERANCE
 
 
 def test_captum_lrp_on_a_plain_residual_sum_by_hand():

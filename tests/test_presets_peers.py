@@ -286,6 +286,19 @@ def test_captum_refuses_what_captum_refuses():
         presets.composite("gamma", "innvestigate")
 
 
+def test_captum_splits_a_residual_sum_as_its_addition_module():
+    """captum's ``Addition_Module`` has the EpsilonRule (ε = 1e-9): R_e = x_e / (s + 1e-9 sgn0 s) · R, visible on a
+    sum s = 1 + (−1 + 1e-8) = 1e-8 (lrpref's own sum rule has ε = 1e-6)."""
+    x = lr.Input()
+    s = lr.Add()(lr.Dense([[1.0]])(x), lr.Dense([[-1.0]], [1e-8])(x), name="sum")
+    net = lr.Graph(x, lr.Dense([[1.0]])(s))
+    ex = lr.explain(net, np.array([[1.0]]), target=0, rule=captum.LRP(), keep_messages=True)
+    add = ex.layers[net.index("sum")]
+    total = 1e-8 + 1e-9
+    np.testing.assert_allclose(add.relevance_in[0], add.relevance_out * 1.0 / total, rtol=1e-6)
+    np.testing.assert_allclose(add.relevance_in[1], add.relevance_out * (-1.0 + 1e-8) / total, rtol=1e-6)
+
+
 def test_composite_lookup_by_name():
     net = lr.Sequential([lr.Conv2d(np.ones((2, 1, 3, 3))), lr.ReLU(), lr.AvgPool2d(2), lr.Flatten(),
                          lr.Dense(np.ones((3, 2)))])

@@ -17,6 +17,8 @@ output, so ``Σ R ≈ f_c(x)`` (as lrpref, which starts from the logit).
   ``-1e9`` instead of α1β0's ``-1``). ``quirks=True`` reproduces it; the default is the α1β0 rule
   it means (``a⁺w⁺ + a⁻w⁻`` with ``b⁺``).
 * ReLU, Tanh, Dropout pass; captum refuses other activations (Sigmoid, LeakyReLU, ``nn.Identity``).
+* A residual sum (:class:`lrpref.Add`): LRP-ε with ``ε = 1e-9`` on the sum, the rule captum gives its
+  ``Addition_Module``.
 
 Methods: :func:`deeplift` (Rescale; max-pooling by captum's cross-maximum) and
 :func:`integrated_gradients` give the ``lrpref.explain`` settings of captum's ``DeepLift`` and
@@ -28,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rules
+from ..layers import Add, Identity, LeakyReLU, MaxPool2d, Sigmoid
 from ..paths import Quadrature
-from ..layers import Identity, LeakyReLU, MaxPool2d, Sigmoid
 from ._common import UnsupportedRule, weight_layer_map
 
 __all__ = ["EpsilonRule", "GammaRule", "Alpha1_Beta0_Rule", "IdentityRule", "LRP", "rule", "composite", "deeplift",
@@ -65,10 +67,16 @@ def IdentityRule() -> rules.Pass:
 
 def LRP(rule=None, first=None, name=None):
     """captum ``LRP(model)``: ``rule`` (default ``EpsilonRule()``) on Linear/Conv2d (``first`` on the first of them),
-    ``EpsilonRule()`` on pooling and BatchNorm, max-pooling LRP-ε on the selection."""
+    ``EpsilonRule()`` on pooling and BatchNorm, max-pooling LRP-ε on the selection, and a residual sum split as
+    captum's ``Addition_Module`` splits it: ``R_e = x_e / (Σ_k x_k + 1e-9 sgn0(·)) · R``.
+
+    captum needs that module in place of every ``+`` of the model; on a plain ``+`` it computes something else
+    (docs/peers.md, "captum on torchvision ResNets"). ``lrpref.io.from_torch`` imports the ``+`` as :class:`~lrpref.Add`.
+    """
     rule = EpsilonRule() if rule is None else rule
-    return weight_layer_map(rule, first, {MaxPool2d: rules.WinnerTakesAll(epsilon=STABILITY_FACTOR)}, default=EpsilonRule(),
-                            unsupported=_REFUSED, name=name or f"captum LRP({rule.describe()})")
+    types = {MaxPool2d: rules.WinnerTakesAll(epsilon=STABILITY_FACTOR), Add: rules.SumSplit(epsilon=STABILITY_FACTOR)}
+    return weight_layer_map(rule, first, types, default=EpsilonRule(), unsupported=_REFUSED,
+                            name=name or f"captum LRP({rule.describe()})")
 
 
 def rule(name, quirks: bool = False):

@@ -199,22 +199,29 @@ def _captum_rules():
     return lrp_rules
 
 
-def _captum_method(name, **kwargs):
-    """A captum attribution method from a zero baseline (torch's default dtype float64 while it runs: captum
+def run_captum(name, model, x, target, baselines=None, **kwargs):
+    """captum's attribution method ``name`` (``"DeepLift"``, ``"IntegratedGradients"``) on a float64 model from
+    ``baselines`` (default zero), as a NumPy array; torch's default dtype is float64 while it runs (captum
     computes its Riemann points in the default dtype)."""
-    def run(net, model, x, target):
-        torch = require("torch")
-        from captum import attr
+    torch = require("torch")
+    from captum import attr
 
-        inputs = torch.tensor(x)
-        default = torch.get_default_dtype()
-        torch.set_default_dtype(torch.float64)
-        try:
-            attribution = getattr(attr, name)(model).attribute(inputs, baselines=torch.zeros_like(inputs),
-                                                                 target=torch.tensor(target), **kwargs)
-        finally:
-            torch.set_default_dtype(default)
-        return attribution.detach().numpy()
+    inputs = torch.tensor(x)
+    reference = torch.zeros_like(inputs) if baselines is None else torch.tensor(baselines)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        attribution = getattr(attr, name)(model).attribute(inputs, baselines=reference, target=torch.tensor(target),
+                                                           **kwargs)
+    finally:
+        torch.set_default_dtype(default)
+    return attribution.detach().numpy()
+
+
+def _captum_method(name, **kwargs):
+    """A captum attribution method from a zero baseline (:func:`run_captum`)."""
+    def run(net, model, x, target):
+        return run_captum(name, model, x, target, **kwargs)
     return run
 
 

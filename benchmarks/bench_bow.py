@@ -109,7 +109,7 @@ def conservation():
         "Normalizer + chi2_kernel": make_pipeline(bag(normalize="none"), Normalizer("l1"), SVC(kernel=chi2_kernel)),
         "StandardScaler + linear": make_pipeline(bag(), StandardScaler(), SVC(kernel="linear")),
     }
-    print("max |residual| per ledger step over 20 images; end to end |f - sum R1 - absorbed| (bias='active');"
+    print("max |residual| per ledger step over 20 images; end to end |f - sum R1 - absorbed| (default bias='histogram');"
           " Taylor: |remainder| / |f|")
     for name, model in models.items():
         model.fit(train, labels[order[:140]])

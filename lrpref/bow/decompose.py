@@ -17,10 +17,13 @@ import numpy as np
 from ..ledger import LedgerRow
 from .taylor import taylor
 
-__all__ = ["BIAS_POLICIES", "ledger_row", "bias_shares", "words_relevance", "words_relevance_taylor",
+__all__ = ["BIAS_POLICIES", "DEFAULT_BIAS", "ledger_row", "bias_shares", "words_relevance", "words_relevance_taylor",
            "default_epsilon", "features_relevance", "pixels_relevance"]
 
-BIAS_POLICIES = ("uniform", "active", "proportional", "none")
+BIAS_POLICIES = ("histogram", "active", "uniform", "proportional", "none")
+#: The bias share policy used by default, chosen by the localisation benchmark
+#: (benchmarks/bow_localisation.py, docs/bow.md): every local feature gets the same share.
+DEFAULT_BIAS = "histogram"
 ZERO_DIM_POLICIES = ("drop", "uniform")
 
 
@@ -30,15 +33,20 @@ def ledger_row(name, received, passed, **absorbed) -> LedgerRow:
                      {kind: np.array([float(v)]) for kind, v in absorbed.items()})
 
 
-def bias_shares(bias, x, contributions, policy="active") -> np.ndarray:
+def bias_shares(bias, x, contributions, policy=DEFAULT_BIAS) -> np.ndarray:
     """Bias shares :math:`\\beta_d(b)` of math.md §B3.1 (S14), summing to ``bias`` or to 0.
 
-    * ``"uniform"``: :math:`b/V`;
+    * ``"histogram"``: :math:`b\\,|x_{(d)}|/\\sum_{d'}|x_{(d')}|`, in proportion to the histogram.
+      With sum or mean pooling (``pooling="sum"`` or ``1.0``) of codes that sum to 1 (hard or
+      soft coding), layer 2 then gives every local feature the same share :math:`b/M`: the bias,
+      which says nothing about where, lands evenly on the image;
     * ``"active"``: :math:`b\\,\\mathbb 1[x_{(d)}\\ne0]/|A|`, :math:`A=\\{d: x_{(d)}\\ne0\\}`;
+      a word used by few local features gives each of them a large share;
+    * ``"uniform"``: :math:`b/V`;
     * ``"proportional"``: :math:`b\\,|c_d|/\\sum_{d'}|c_{d'}|`;
     * ``"none"``: 0.
 
-    When the policy has nothing to share over (no active dimension, all :math:`c_d=0`) the
+    When the policy has nothing to share over (empty histogram, all :math:`c_d=0`) the
     shares are 0 and the bias stays unexplained.
     """
     if policy not in BIAS_POLICIES:
@@ -47,12 +55,17 @@ def bias_shares(bias, x, contributions, policy="active") -> np.ndarray:
         return np.full(len(x), bias / len(x))
     if policy == "none":
         return np.zeros(len(x))
-    mass = (np.asarray(x) != 0).astype(np.float64) if policy == "active" else np.abs(contributions)
+    if policy == "histogram":
+        mass = np.abs(np.asarray(x, dtype=np.float64))
+    elif policy == "active":
+        mass = (np.asarray(x) != 0).astype(np.float64)
+    else:
+        mass = np.abs(contributions)
     total = mass.sum()
     return bias * mass / total if total > 0 else np.zeros(len(x))
 
 
-def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=None):
+def words_relevance(expansion, x, fx, bias=DEFAULT_BIAS, reference=0.0, histogram=None):
     """Layer 3 of a sum-decomposable kernel (math.md §B3.1, S14):
 
     .. math:: R^{(3)}_d = \\beta_d(b') + \\sum_{i=1}^{S} a_i\\,[\\kappa_d(x_{i(d)}, x_{(d)}) - \\kappa_d(x_{i(d)}, 0)],
@@ -62,7 +75,7 @@ def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=No
     scikit-learn's ``additive_chi2_kernel`` joins the bias, math.md §B3.1). With steps between
     the histogram and the classifier, 0 is replaced by ``reference``, the image of the empty
     histogram, so every relevance is relative to the absence of the word and passes the steps
-    unchanged; the ``"active"`` bias policy then reads the activity of ``histogram``.
+    unchanged; the ``"histogram"`` and ``"active"`` bias policies then read ``histogram``.
 
     Parameters
     ----------
@@ -70,7 +83,8 @@ def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=No
     x : (V,) BoW vector
     fx : float
         :math:`f(x)` computed from the Gram matrix (the ledger checks the sum against it).
-    bias : {"uniform", "active", "proportional", "none"}
+    bias : {"histogram", "active", "uniform", "proportional", "none"}
+        See :func:`bias_shares`.
 
     Returns
     -------
@@ -85,7 +99,7 @@ def words_relevance(expansion, x, fx, bias="active", reference=0.0, histogram=No
     return relevance, row
 
 
-def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", bias="active",
+def words_relevance_taylor(expansion, x, fx, refine=0, root="line", residual="none", method="taylor", bias=DEFAULT_BIAS,
                            empty=None, histogram=None):
     """Layer 3 of a differentiable kernel by an expansion at a root (math.md §B3.2; :mod:`.taylor`).
 

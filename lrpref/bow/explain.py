@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..ledger import Ledger
 from .decompose import (
     BIAS_POLICIES,
+    DEFAULT_BIAS,
     default_epsilon,
     features_relevance,
     ledger_row,
@@ -438,7 +439,7 @@ def _run(model, local, codes, shape, target, options, tiles):
                        None, tiling)
 
 
-def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=None, zero_dim="drop",
+def explain(model, image, target=None, *, bias=DEFAULT_BIAS, layer3="auto", epsilon=None, zero_dim="drop",
             projection="uniform", clip=True, root=DEFAULT_ROOT, refine=0, taylor_residual="none", tiles=None,
             training_bow=None, training_labels=None):
     """Explain the decision of a fitted bag-of-words classifier on one image (math.md §B9).
@@ -459,9 +460,12 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
         one-vs-one classifier, ``(a, b)`` explains the pairwise decision :math:`f_{ab}` and a
         class ``k`` its one-vs-rest confidence :math:`\\sum_{j\\ne k} f_{kj}`
         (:mod:`lrpref.bow.models`).
-    bias : {"active", "uniform", "proportional", "none"}
-        Bias share policy of layer 3 for decomposable kernels (§B3.1). ``"active"`` (default)
-        makes the explanation exact end to end (§B6.1).
+    bias : {"histogram", "active", "uniform", "proportional", "none"}
+        How layer 3 shares the bias (and :math:`f(0)` with ``root="empty"``) over the words
+        (§B3.1, :func:`lrpref.bow.decompose.bias_shares`). ``"histogram"`` (default,
+        :data:`~lrpref.bow.decompose.DEFAULT_BIAS`): in proportion to the histogram, so that
+        with sum or mean pooling every local feature gets the same share; ``"active"``: equally
+        over the words present. Both make the explanation exact end to end (§B6.1).
     layer3 : {"auto", "decompose", "taylor", "integrated"}
         ``"auto"``: the exact rule S14 when the kernel is sum-decomposable, else
         :data:`DEFAULT_EXPANSION`. ``"taylor"``: first-order Taylor at a root (S15);
@@ -502,7 +506,7 @@ def explain(model, image, target=None, *, bias="active", layer3="auto", epsilon=
 
 
 def explain_histogram(model, codes, supports, target=None, *, pooling="sum", histogram=None, training_bow=None,
-                      training_labels=None, bias="active", layer3="auto", epsilon=None, zero_dim="drop",
+                      training_labels=None, bias=DEFAULT_BIAS, layer3="auto", epsilon=None, zero_dim="drop",
                       projection="uniform", clip=True, root=DEFAULT_ROOT, refine=0, taylor_residual="none",
                       tiles=None):
     """Explain a fitted classifier on histograms computed outside lrpref (math.md §B9 from step 2).

@@ -53,7 +53,8 @@ def test_layer3_two_support_vectors_by_hand():
     expansion = KernelExpansion(K.histogram_intersection, support, np.array([2.0, -2.0]), 0.3, support)
     x = np.array([0.25, 0.75, 0.0])
     assert expansion(x[None])[0] == pytest.approx(1.3, rel=1e-15)
-    expected = {"uniform": [0.6, 0.6, 0.1],        # b/3 = .1 each
+    expected = {"histogram": [0.575, 0.725, 0.0],  # b * x / sum(x) = [.075, .225, 0]
+                "uniform": [0.6, 0.6, 0.1],        # b/3 = .1 each
                 "active": [0.65, 0.65, 0.0],       # b/2 on the two non-zero dims
                 "proportional": [0.65, 0.65, 0.0], # |c| = [.5, .5, 0]
                 "none": [0.5, 0.5, 0.0]}

@@ -16,7 +16,7 @@ from sklearn.svm import SVC, LinearSVC
 
 from lrpref import bow
 from lrpref.bow import kernels as K
-from lrpref.bow.decompose import features_relevance, pixels_relevance, words_relevance
+from lrpref.bow.decompose import bias_shares, features_relevance, pixels_relevance, words_relevance
 from lrpref.bow.models import KernelExpansion, read_classifier
 from lrpref.bow.pooling import pool, share_weights
 from lrpref.bow.taylor import find_root, taylor_relevance
@@ -109,7 +109,7 @@ def test_02_explaining_classes0_negates_every_layer(model_name, request, test_im
 
 
 # 3 ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("policy", ["uniform", "active", "proportional", "none"])
+@pytest.mark.parametrize("policy", ["histogram", "uniform", "active", "proportional", "none"])
 def test_03_layer3_sums_to_f(policy, hik_model, test_images):
     bag, svc = hik_model[0], hik_model[-1]
     for image in test_images:
@@ -120,7 +120,7 @@ def test_03_layer3_sums_to_f(policy, hik_model, test_images):
 
 
 @given(seed=seeds, name=st.sampled_from(["linear", "histogram_intersection", "chi2", "hellinger"]),
-       policy=st.sampled_from(["uniform", "active", "proportional", "none"]))
+       policy=st.sampled_from(["histogram", "uniform", "active", "proportional", "none"]))
 def test_03_one_support_vector_brute_force(seed, name, policy):
     """R_d - beta_d = a * kappa(x_1d, x_d), kappa written out here by hand."""
     rng = np.random.default_rng(seed)
@@ -134,7 +134,7 @@ def test_03_one_support_vector_brute_force(seed, name, policy):
     relevance, _ = words_relevance(expansion, x, fx, bias=policy)
     c = np.array([a * kappa(s, t) for s, t in zip(support, x)])
     active = x != 0
-    beta = {"uniform": np.full(7, b / 7), "active": b * active / active.sum(),
+    beta = {"histogram": b * x / x.sum(), "uniform": np.full(7, b / 7), "active": b * active / active.sum(),
             "proportional": b * np.abs(c) / np.abs(c).sum(), "none": np.zeros(7)}[policy]
     assert close(relevance, beta + c)
 
@@ -294,6 +294,25 @@ def test_06_layer2_exact_on_reached_dimensions(codes, p, seed):
     assert close(passed.sum(), relevance[reached].sum())
     assert close(row.absorbed["dropped"], relevance[~reached].sum())
     assert row.absorbed["stabiliser"][0] == 0.0
+
+
+@given(codes=codes_strategy, pooling=st.sampled_from(["sum", 1.0]), b=st.floats(-10.0, 10.0))
+def test_06_histogram_bias_gives_every_feature_the_same_share(codes, pooling, b):
+    """bias="histogram" with sum or mean pooling of codes that sum to 1: each of the M features gets b/M."""
+    assume(np.all(codes.sum(axis=1) > 0))
+    codes = codes / codes.sum(axis=1, keepdims=True)
+    x = codes.sum(axis=0) if pooling == "sum" else codes.mean(axis=0)
+    shares = bias_shares(b, x, np.zeros(len(x)), "histogram")
+    passed, row = features_relevance(share_weights(codes, 1.0), shares)
+    assert close(passed, np.full(len(codes), b / len(codes)), scale=max(1.0, abs(b)))
+    assert row.absorbed["dropped"][0] == 0.0
+
+
+def test_06_default_bias_is_histogram_and_exact(hard_model, test_images):
+    for image in test_images[:3]:
+        ex = bow.explain(hard_model, image, target=1)
+        assert np.array_equal(ex.pixels, bow.explain(hard_model, image, target=1, bias="histogram").pixels)
+        assert close(ex.pixels.sum(), ex.f) and ex.ledger.max_residual() < 1e-12
 
 
 # 7 ---------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import config, methods
+from ._fast import blas
 from .composites import as_composite
 from .explanation import Explanation, LayerRelevance
 from .network import Graph
@@ -129,7 +130,8 @@ def explain(net: Graph, x, target=None, rule=None, *, method: str = "lrp", refer
     def explain_lrp(top, layer_rule, network=net):
         return _lrp(network, x, top, layer_rule, keep_messages, path, max_matrix_bytes)
 
-    ex = methods.run(spec, methods.Call(net, x, target, rule, reference, steps, riemann, options, explain_lrp))
+    with blas.releasing_threads():   # a good neighbour: no BLAS thread left spinning after the call
+        ex = methods.run(spec, methods.Call(net, x, target, rule, reference, steps, riemann, options, explain_lrp))
     _check_finite_relevance(ex, net)
     return ex
 

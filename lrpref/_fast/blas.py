@@ -16,6 +16,12 @@ bundle, found through ``threadpoolctl`` and called through its Fortran interface
 SciPy's (``scipy.linalg.cython_blas``, the interface SciPy exports for compiled code). Both
 are called through ``ctypes``.
 
+After a product OpenBLAS's worker threads spin for about 0.1 s before they sleep, taking cores
+from whatever runs next. :func:`releasing_threads` wraps a top-level call: when the last running
+one ends, in a process with one Python thread, it stops them (OpenBLAS's own
+``blas_thread_shutdown_``, the function its ``fork`` handler calls; the next product restarts
+them).
+
 ``gemm(A, B, C, accumulate)`` computes ``C = A @ B`` (or ``C += A @ B``) for 2-D views whose
 rows or columns are contiguous (a transposed view is passed to BLAS as transposed); a single
 row uses ``gemv``.
@@ -23,13 +29,17 @@ row uses ``gemv``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["gemm", "matmul", "library"]
+from .. import config
+
+__all__ = ["gemm", "matmul", "library", "releasing_threads"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class Library:
     integer: type
     gemm: dict
     gemv: dict
+    stop_threads: object = None   # a ctypes function stopping the worker threads, where the library has one
 
 
 def _prototypes(integer, scalar):
@@ -77,7 +88,9 @@ def _numpy_library() -> Library | None:
                     gemm_type, gemv_type = _prototypes(integer, _SCALARS[dtype][1])
                     gemm[dtype] = gemm_type(ctypes.cast(getattr(handle, gemm_name), ctypes.c_void_p).value)
                     gemv[dtype] = gemv_type(ctypes.cast(getattr(handle, gemv_name), ctypes.c_void_p).value)
-                return Library(f"numpy's {Path(path).name}", integer, gemm, gemv)
+                stop = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.cast(handle.blas_thread_shutdown_, ctypes.c_void_p).value) \
+                    if hasattr(handle, "blas_thread_shutdown_") else None
+                return Library(f"numpy's {Path(path).name}", integer, gemm, gemv, stop)
     return None
 
 
@@ -111,6 +124,27 @@ def library() -> Library:
     if _library is None:
         _library = _numpy_library() or _scipy_library()
     return _library
+
+
+_running = 0
+_running_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def releasing_threads():
+    """Run a top-level call; when the last running one ends and this is the process's only Python thread (no other
+    thread can be inside a BLAS product), stop the BLAS worker threads (``config.release_blas_threads``)."""
+    global _running
+    with _running_lock:
+        _running += 1
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running -= 1
+            if _running == 0 and config.release_blas_threads and threading.active_count() == 1 \
+                    and _library is not None and _library.stop_threads is not None:
+                _library.stop_threads()
 
 
 def _column_major(matrix: np.ndarray, name: str) -> tuple[bytes, int]:

@@ -1,11 +1,13 @@
 """Speed of ``lrpref.explain`` (LRP-ε, fast path) against PyTorch forward+backward on the same weights.
 
-The baseline is gradient × input in PyTorch, in the same process: ``x.requires_grad_()``,
-``model(x)``, ``logit[c].sum().backward()``, ``x.grad * x``, with parameters that do not
-require gradients (the fastest honest baseline; ``--param-grads`` also times the default
-``nn.Module`` whose parameters require gradients). The two run in alternating blocks
-(2 warm-up and 5 timed runs each, ``--blocks`` pairs); reported are the median times and the
-median of the block ratios lrpref / PyTorch.
+The baseline is gradient × input in PyTorch: ``x.requires_grad_()``, ``model(x)``,
+``logit[c].sum().backward()``, ``x.grad * x``, with parameters that do not require gradients
+(the fastest honest baseline; ``--param-grads`` also times the default ``nn.Module`` whose
+parameters require gradients). Each side is timed **as a user would see it, in a process of its
+own** (``--side``, started fresh for every measurement), so the other library's worker threads
+cannot still be spinning on the cores it needs: a process builds the network from the seed, warms
+up, and reports the median of ``--runs`` calls. The sides alternate ``--repeats`` times; reported
+are the medians of the process medians and their ratio lrpref / PyTorch.
 
     python benchmarks/bench_core.py                # all four networks, float32 and float64
     python benchmarks/bench_core.py --only vgg16 --dtype float32
@@ -14,9 +16,12 @@ median of the block ratios lrpref / PyTorch.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -24,18 +29,7 @@ from timing import median_seconds
 
 import lrpref as lr
 
-
-def paired_times(first, second, blocks, runs=5, warmup=2):
-    """Median times of ``first`` and ``second`` timed in alternating blocks, and the median of the block ratios.
-
-    Each block runs one function ``warmup`` times untimed (after switching libraries, the other
-    one's worker threads are still spinning) and then ``runs`` times timed; blocks of the two
-    alternate ``blocks`` times. Alternating cancels slow drifts of the machine's speed, which on
-    a shared 2-core machine are larger than the differences measured.
-    """
-    pairs = [(median_seconds(first, runs, warmup), median_seconds(second, runs, warmup)) for _ in range(blocks)]
-    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
-            statistics.median(a / b for a, b in pairs))
+SIDES = ("lrpref", "torch", "torch-param-grads")
 
 
 # --------------------------------------------------------------------------- architectures
@@ -108,53 +102,74 @@ CASES = {
 }
 
 
-def run_case(name, dtype, blocks, param_grads):
+def side_call(name, dtype, side):
+    """The call one side times: lrpref's LRP-ε or PyTorch's gradient × input (parameters with or without grads)."""
     spec, shape = CASES[name]
     net, model = build(spec(), dtype)
     x = np.random.default_rng(1).normal(size=shape).astype(dtype)
     target = np.zeros(shape[0], dtype=np.int64)
-    rule = lr.Epsilon(1e-6)
-
-    def ours():
-        return lr.explain(net, x, target=target, rule=rule).relevance
-
-    xt = torch.from_numpy(x)
-    rows = torch.arange(shape[0])
-    tt = torch.from_numpy(target)
+    if side == "lrpref":
+        rule = lr.Epsilon(1e-6)
+        return lambda: lr.explain(net, x, target=target, rule=rule).relevance
+    xt, rows, tt = torch.from_numpy(x), torch.arange(shape[0]), torch.from_numpy(target)
+    for p in model.parameters():
+        p.requires_grad_(side == "torch-param-grads")
 
     def baseline():
         inputs = xt.clone().requires_grad_(True)
         model(inputs)[rows, tt].sum().backward()
         return inputs.grad * inputs
 
-    for p in model.parameters():
-        p.requires_grad_(False)
-    # the same computation: LRP-0 on a ReLU network is gradient × input (math.md §3.12)
+    return baseline
+
+
+def agreement(name, dtype) -> float:
+    """LRP-0 against gradient × input: the same quantity on ReLU networks (math.md §3.12)."""
+    spec, shape = CASES[name]
+    net, _ = build(spec(), dtype)
+    x = np.random.default_rng(1).normal(size=shape).astype(dtype)
+    target = np.zeros(shape[0], dtype=np.int64)
     lrp0 = lr.explain(net, x, target=target, rule=lr.LRP0()).relevance
-    check = np.abs(lrp0 - baseline().detach().numpy()).max() / np.abs(lrp0).max()
-    t_ours, t_torch, ratio = paired_times(ours, baseline, blocks)
-    result = dict(case=name, dtype=np.dtype(dtype).name, lrpref=t_ours, torch=t_torch, ratio=ratio, agreement=check)
-    if param_grads:
-        for p in model.parameters():
-            p.requires_grad_(True)
-        result["torch_param_grads"] = paired_times(baseline, baseline, blocks)[0]
-    return result
+    return float(np.abs(lrp0 - side_call(name, dtype, "torch")().detach().numpy()).max() / np.abs(lrp0).max())
+
+
+def run_case(name, dtype, args):
+    """Every side in fresh processes, alternating ``args.repeats`` times; the medians and the ratio."""
+    sides = SIDES if args.param_grads else SIDES[:2]
+    found = {side: [] for side in sides}
+    for _ in range(args.repeats):
+        for side in sides:
+            command = [sys.executable, __file__, "--side", side, "--only", name, "--dtype", np.dtype(dtype).name,
+                       "--runs", str(args.runs), "--warmup", str(args.warmup)]
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            found[side].append(json.loads(out.stdout)["seconds"])
+    times = {side: statistics.median(values) for side, values in found.items()}
+    return dict(case=name, dtype=np.dtype(dtype).name, lrpref=times["lrpref"], torch=times["torch"],
+                ratio=times["lrpref"] / times["torch"], agreement=agreement(name, dtype),
+                torch_param_grads=times.get("torch-param-grads"))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=list(CASES), action="append")
     parser.add_argument("--dtype", choices=["float32", "float64"], action="append")
-    parser.add_argument("--blocks", type=int, default=5, help="alternating blocks of 5 timed runs each")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per side, alternating")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--param-grads", action="store_true")
+    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.side:
+        call = side_call(args.only[0], np.dtype(args.dtype[0]), args.side)
+        print(json.dumps({"seconds": median_seconds(call, args.runs, args.warmup)}))
+        return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+          f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads); each side in its own process")
     header = f"{'case':10} {'dtype':8} {'lrpref [ms]':>12} {'torch [ms]':>11} {'ratio':>6} {'max rel diff':>13}"
     print(header + ("  torch w/ param grads [ms]" if args.param_grads else ""))
     for name in args.only or CASES:
         for dtype in args.dtype or ["float32", "float64"]:
-            r = run_case(name, np.dtype(dtype), args.blocks, args.param_grads)
+            r = run_case(name, np.dtype(dtype), args)
             line = (f"{r['case']:10} {r['dtype']:8} {r['lrpref'] * 1e3:12.2f} {r['torch'] * 1e3:11.2f} "
                     f"{r['ratio']:6.2f} {r['agreement']:13.1e}")
             if args.param_grads:

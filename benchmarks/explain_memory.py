@@ -7,7 +7,11 @@ activations are the bytes of every tensor of the forward pass of the chunk (inpu
 node's output). Memory is measured, not time: the figures do not depend on other work on the
 machine.
 
-    python benchmarks/explain_memory.py            # the table of docs/scale.md
+    python benchmarks/explain_memory.py                     # the table of docs/scale.md
+    python benchmarks/explain_memory.py --only resnet50     # its ResNet-50 rows (needs torch, torchvision)
+
+``resnet50`` is torchvision's (``weights=None``, seeded), imported with ``lrpref.io.from_torch`` and its
+BatchNorm folded; its process also holds torch, which the peak RSS includes and the working memory does not.
 """
 
 from __future__ import annotations
@@ -27,7 +31,22 @@ CASES = [  # network, sample shape, method options, dtype, chunk size
     ("large_cnn", (3, 128, 128), "EpsilonPlusFlat", "float32", 16),
     ("large_cnn", (3, 128, 128), "EpsilonPlusFlat", "float64", 16),
     ("large_cnn", (3, 128, 128), "deeplift", "float32", 16),
+    ("resnet50", (3, 224, 224), "EpsilonPlusFlat", "float32", 1),
+    ("resnet50", (3, 224, 224), "EpsilonPlusFlat", "float32", 8),
+    ("resnet50", (3, 224, 224), "EpsilonPlusFlat", "float64", 8),
 ]
+
+
+def resnet50():
+    """torchvision's ResNet-50 (``weights=None``, ``torch.manual_seed(0)``), imported and BatchNorm folded."""
+    import torch
+    import torchvision
+
+    import lrpref as lr
+    from lrpref.io import from_torch
+
+    torch.manual_seed(0)
+    return lr.fold_batchnorm(from_torch(torchvision.models.resnet50(weights=None).eval(), (3, 224, 224)))
 
 
 def large_cnn():
@@ -54,7 +73,8 @@ def measure(name, shape, method, dtype, chunk) -> dict:
     import lrpref as lr
     from lrpref.datasets import load_network
 
-    net = (load_network(name)[0] if name != "large_cnn" else large_cnn()).astype(dtype)
+    builders = {"large_cnn": large_cnn, "resnet50": resnet50}
+    net = (builders[name]() if name in builders else load_network(name)[0]).astype(dtype)
     options = dict(method="deeplift") if method == "deeplift" else dict(rule=getattr(lr.presets, method)())
     x = np.random.default_rng(1).random((chunk, *shape)).astype(dtype)
     lr.explain(net, x[:1], **options)  # warm-up: numba compilation, caches, BLAS threads
@@ -66,8 +86,9 @@ def measure(name, shape, method, dtype, chunk) -> dict:
 
 
 def main():
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv[1:-1] else None
     rows = []
-    for case in CASES:
+    for case in (c for c in CASES if only in (None, c[0])):
         code = f"import json, explain_memory as m; print(json.dumps(m.measure(*{case!r})))"
         out = subprocess.run([sys.executable, "-c", code], cwd=__file__.rsplit("/", 1)[0], capture_output=True,
                              text=True, check=True).stdout

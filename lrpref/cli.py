@@ -328,10 +328,11 @@ def _parser() -> argparse.ArgumentParser:
     verify_parser.add_argument("--input", required=True, help="the input batch x (N, ...): .npy, or .npz holding one array")
     verify_parser.add_argument("--candidate", required=True,
                                help="the relevance to check: .npy shaped like x, or .npz of arrays named k or layer<k> "
-                                    "(the relevance at the input of layer k)")
+                                    "(the relevance at the input of layer k; a chain only)")
     verify_parser.add_argument("--rule", required=True,
                                help="e.g. epsilon:0.25, gamma:0.25, alpha2beta1, zplus, zbox:-1,1, w2, flat, lrp0, "
-                                    "zbox:-1,1/epsilon:0.25 (first layer/others), deeplift, ig:50")
+                                    "zbox:-1,1/epsilon:0.25 (first layer/others), deeplift, ig:50, or a zennit composite by name: "
+                                    "EpsilonPlusFlat, EpsilonGammaBox:-1,1, ...")
     verify_parser.add_argument("--convention", default=None,
                                choices=["textbook", "zennit", "captum", "innvestigate", "toolbox"],
                                help="whose convention the rule follows (default: lrpref's textbook formulas)")

@@ -292,7 +292,7 @@ COMPOSITES = [
 # --------------------------------------------------------------------------- verify
 
 VERIFY = [
-    case("verify net", lambda tmp: lr.verify(np.zeros((2, 3)), [1], X), TypeError, r"net must be an lrpref.Sequential, got list"),
+    case("verify net", lambda tmp: lr.verify(np.zeros((2, 3)), [1], X), TypeError, r"net must be an lrpref network \(lr.Sequential or lr.Graph\), got list"),
     case("verify candidate shape", lambda tmp: lr.verify(np.zeros((2, 4)), MLP, X), ValueError,
          r"candidate relevance at the input of layer 0 must have shape \(2, 3\), got \(2, 4\)"),
     case("verify candidate integers", lambda tmp: lr.verify(np.zeros((2, 3), int), MLP, X), TypeError,
